@@ -1,0 +1,11 @@
+"""The Processing algorithms of the ``glfcr`` provider; the provider registers every class in ``ALGORITHMS``.
+
+Each module imports only qgis and the torch-free parts of the core at import time, so the provider
+lists every algorithm even where torch is missing.
+"""
+
+from __future__ import annotations
+
+from .base import GlfcrAlgorithm
+
+ALGORITHMS: list[type[GlfcrAlgorithm]] = []

@@ -1,0 +1,88 @@
+"""Finding the plugin's Python dependencies (PyTorch) from inside QGIS's own Python.
+
+QGIS runs the plugin with the system Python, which has no torch; ``install.sh`` puts torch in the
+checkout's ``.venv`` and links the package into the QGIS profile, so the venv is found through the
+link. A ZIP install has no venv: ``GLFCR_PYTHONPATH`` names where torch lives instead.
+No qgis import here: ``glfcr_qgis/__init__.py`` calls this before anything else loads.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from .core.errors import MissingDependencyError
+
+EXTRA_PATH_ENV = "GLFCR_PYTHONPATH"
+# Set to 1 to ignore the checkout's .venv (to see what a user without torch sees).
+NO_VENV_ENV = "GLFCR_NO_VENV"
+
+MISSING_TORCH_MESSAGE = (
+    "PyTorch (the Python package 'torch') is not installed for QGIS's Python: run ./install.sh in "
+    "the glfcr_qgis checkout (or `pip install torch` into QGIS's Python, or point the environment "
+    f"variable {EXTRA_PATH_ENV} at a site-packages folder holding torch) and restart QGIS."
+)
+
+
+def venv_site_packages(package_dir: Path | None = None) -> list[Path]:
+    """Site-packages folders of the ``.venv`` beside the (link-resolved) package, if any.
+
+    Args:
+        package_dir: the ``glfcr_qgis`` folder; defaults to this module's folder.
+
+    Returns:
+        Existing ``.venv/lib/python3.X/site-packages`` folders for this interpreter's version.
+    """
+    package_dir = package_dir or Path(__file__).resolve().parent
+    lib = package_dir.resolve().parent / ".venv" / "lib"
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidate = lib / version / "site-packages"
+    return [candidate] if candidate.is_dir() else []
+
+
+def add_venv_to_path() -> list[str]:
+    """Append the checkout's venv and ``GLFCR_PYTHONPATH`` entries to ``sys.path``.
+
+    Appended, not prepended, so QGIS's own packages (numpy 1.24 that GDAL was built against)
+    win over anything of the same name in the venv.
+
+    Returns:
+        The folders that were added (already present ones are skipped).
+    """
+    extra = [p for p in os.environ.get(EXTRA_PATH_ENV, "").split(os.pathsep) if p]
+    if os.environ.get(NO_VENV_ENV, "") not in ("1", "true", "yes"):
+        extra += [str(p) for p in venv_site_packages()]
+    added = []
+    for folder in extra:
+        if folder not in sys.path and Path(folder).is_dir():
+            sys.path.append(folder)
+            added.append(folder)
+    return added
+
+
+def torch_available() -> bool:
+    """Whether ``import torch`` can be found, without paying for importing it."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def require_torch() -> None:
+    """Import torch or fail with the one-sentence set-up instruction.
+
+    Raises:
+        MissingDependencyError: torch cannot be imported.
+    """
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(MISSING_TORCH_MESSAGE) from None
+
+
+def is_missing_torch(err: BaseException) -> bool:
+    """Whether an ImportError is about torch itself (not some other missing module)."""
+    name = getattr(err, "name", None) or ""
+    return isinstance(err, ImportError) and (name == "torch" or name.startswith("torch."))
