@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# One-command set-up on a fresh Debian 12 machine (run as root, from the repository root):
+#   QGIS 3.22 and GDAL's Python bindings from Debian, a .venv/ holding torch (CPU) and the test tools,
+#   and the plugin deployed and enabled in the default QGIS profile.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+repo=$(pwd)
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install.sh installs Debian packages: run it as root (sudo ./install.sh)." >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# python3-rasterio and python3-scipy come from Debian so they share QGIS's GDAL and numpy 1.24.
+apt-get install -y -q --no-install-recommends \
+    qgis qgis-providers python3-qgis \
+    python3-rasterio python3-scipy python3-numpy python3-venv python3-pip \
+    xvfb xauth zip >/dev/null
+
+# The venv sees Debian's packages (PyQGIS, rasterio, numpy 1.24); only torch and test tools live in it.
+if [ ! -x .venv/bin/python ]; then
+    /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+# A constraint keeps pip from replacing Debian's numpy 1.24 (GDAL's bindings need it) or torch.
+cat > .venv/constraints.txt <<TXT
+numpy==$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)')
+torch==2.13.0
+TXT
+.venv/bin/pip install -q -c .venv/constraints.txt torch==2.13.0 pytest psutil
+
+# Deploy: the default profile's plugin folder gets a link to the package, so QGIS and qgis_process
+# load this checkout; the plugin finds .venv through that link (glfcr_qgis/dependencies.py).
+# Under sudo the profile is the calling user's (QGIS runs as them), not root's.
+if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    user=$SUDO_USER
+    home=$(getent passwd "$user" | cut -d: -f6)
+else
+    user=$(id -un)
+    home=$HOME
+fi
+as_user() {
+    if [ "$user" = "$(id -un)" ]; then "$@"; else runuser -u "$user" -- env HOME="$home" "$@"; fi
+}
+if [ "$user" != "$(id -un)" ]; then
+    chown -R "$user": .venv
+fi
+plugins="${home}/.local/share/QGIS/QGIS3/profiles/default/python/plugins"
+as_user mkdir -p "$plugins"
+as_user ln -sfn "$repo/glfcr_qgis" "$plugins/glfcr_qgis"
+as_user env QT_QPA_PLATFORM=offscreen /usr/bin/qgis_process.bin plugins enable glfcr_qgis >/dev/null
+
+count=$(as_user env QT_QPA_PLATFORM=offscreen /usr/bin/qgis_process.bin list 2>/dev/null | grep -c '^\s*glfcr:' || true)
+echo "GLF-CR plugin installed for user ${user}: ${count} algorithms visible to qgis_process."
