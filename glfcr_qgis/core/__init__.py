@@ -1,0 +1,62 @@
+"""GLF-CR core: a plain Python library (no QGIS) for SAR-guided cloud removal on Sentinel-2.
+
+Names that need PyTorch are imported on first use, so the parts that do not (cloud mask,
+raster I/O, metrics on NumPy arrays) work in a Python without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import (
+    CheckpointError,
+    DatasetError,
+    DeviceError,
+    GlfcrError,
+    InputRasterError,
+    MissingDependencyError,
+    NoOverlapError,
+    OutputWriteError,
+    ProcessingCanceled,
+    RasterReadError,
+    TileSizeError,
+)
+
+# public name -> module that defines it; imported lazily (PEP 562)
+_LAZY = {
+    "GlfcrWarning": "errors",
+    "GLFCR": "network",
+    "kernel_conv2d": "dynamic_filter",
+    "load_model": "checkpoint",
+    "load_state_dict": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "resolve_device": "device",
+    "remove_clouds": "remove_clouds",
+    "cloud_mask": "cloud_mask",
+}
+
+__all__ = [
+    "CheckpointError",
+    "DatasetError",
+    "DeviceError",
+    "GlfcrError",
+    "InputRasterError",
+    "MissingDependencyError",
+    "NoOverlapError",
+    "OutputWriteError",
+    "ProcessingCanceled",
+    "RasterReadError",
+    "TileSizeError",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f".{module_name}", __name__)
+    value = getattr(module, name)
+    globals()[name] = value
+    return value

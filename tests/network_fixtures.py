@@ -1,0 +1,22 @@
+"""Shared loaders for the reference checkpoint and input/output pair (read from ../shared)."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from qgis_helpers import SHARED_DIR
+
+REFERENCE_CHECKPOINT = SHARED_DIR / "reference" / "glfcr_random_ckpt.pth"
+REFERENCE_IO = SHARED_DIR / "reference" / "glfcr_reference_io.pt"
+
+
+@functools.lru_cache(maxsize=1)
+def reference_io() -> dict:
+    return torch.load(REFERENCE_IO, weights_only=True)
+
+
+@functools.lru_cache(maxsize=1)
+def reference_state_dict() -> dict[str, torch.Tensor]:
+    return torch.load(REFERENCE_CHECKPOINT, weights_only=True)["network"]
