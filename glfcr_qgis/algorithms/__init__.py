@@ -7,5 +7,8 @@ lists every algorithm even where torch is missing.
 from __future__ import annotations
 
 from .base import GlfcrAlgorithm
+from .cloud_mask import CloudMaskAlgorithm
+from .evaluate import EvaluateAlgorithm
+from .evaluate_dataset import EvaluateDatasetAlgorithm
 
-ALGORITHMS: list[type[GlfcrAlgorithm]] = []
+ALGORITHMS: list[type[GlfcrAlgorithm]] = [CloudMaskAlgorithm, EvaluateAlgorithm, EvaluateDatasetAlgorithm]

@@ -34,6 +34,18 @@ _LAZY = {
     "resolve_device": "device",
     "remove_clouds": "remove_clouds",
     "cloud_mask": "cloud_mask",
+    "psnr": "metrics",
+    "ssim": "metrics",
+    "ssim_centered": "metrics",
+    "mae": "metrics",
+    "rmse": "metrics",
+    "sam": "metrics",
+    "evaluate_layers": "evaluate",
+    "evaluate_dataset": "evaluate_dataset",
+    "list_triplets": "dataset",
+    "cloud_shadow_mask": "cloud_mask",
+    "CloudMaskResult": "cloud_mask",
+    "ParameterValueError": "errors",
 }
 
 __all__ = [
