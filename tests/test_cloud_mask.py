@@ -10,6 +10,7 @@ import rasterio
 import scipy.ndimage
 import scipy.signal
 from rasterio.transform import from_origin
+from rasterio.windows import Window
 
 from glfcr_qgis.core.cloud_mask import (
     CLEAR,
@@ -19,7 +20,9 @@ from glfcr_qgis.core.cloud_mask import (
     SHADOW,
     cloud_mask,
     cloud_shadow_mask,
+    scene_shadow_statistics,
     shadow_statistics,
+    window_cloud_shadow_mask,
 )
 from glfcr_qgis.core.errors import (
     GlfcrWarning,
@@ -183,6 +186,17 @@ def test_blocks_equal_whole_image_with_nodata(tmp_path):
         mask = src.read(1)
     assert np.array_equal(mask, whole_classes)
     assert np.array_equal(mask == MASK_NODATA, ~valid)
+
+
+@pytest.mark.parametrize("window", [Window(40, 30, 30, 20), Window(0, 0, 7, 100), Window(115, 95, 5, 5)])
+def test_any_window_equals_that_part_of_whole_image(tmp_path, window):
+    image = synthetic_l1c(100, 120, seed=3)
+    whole_classes, _ = cloud_shadow_mask(image)
+    with rasterio.open(write_l1c(tmp_path / "scene.tif", image)) as dataset:
+        stats = scene_shadow_statistics(dataset, block_size=(33, 41))
+        assert stats.thresholds == shadow_statistics(image).thresholds
+        classes, _ = window_cloud_shadow_mask(dataset, window, stats)
+    assert np.array_equal(classes, whole_classes[window.toslices()])
 
 
 def test_statistics_ignore_nodata():

@@ -248,6 +248,40 @@ class _StatisticsAccumulator:
         )
 
 
+def scene_shadow_statistics(
+    dataset: DatasetReader,
+    *,
+    block_size: int | tuple[int, int] = 1024,
+    progress: ProgressCallback | None = None,
+    is_canceled: CancelCallback | None = None,
+) -> ShadowStatistics:
+    """Statistics of the shadow test over the valid pixels of a whole scene, read block by block.
+
+    Args:
+        dataset: open 13-band L1C dataset (nodata: its declared nodata values and NaN).
+        block_size: block side in pixels (or rows, columns).
+        progress: called with the fraction of this pass done, 0..1.
+        is_canceled: polled between blocks.
+
+    Raises:
+        ProcessingCanceled: ``is_canceled`` returned True.
+    """
+    accumulator = _StatisticsAccumulator()
+    windows = window_count(dataset.height, dataset.width, block_size)
+    for done, window in enumerate(iter_windows(dataset.height, dataset.width, block_size), start=1):
+        _check_canceled(is_canceled)
+        block = read_window(dataset, window, role=_ROLE)
+        accumulator.add(to_reflectance(block), ~nodata_mask(block, dataset.nodatavals))
+        if progress is not None:
+            progress(done / windows)
+    return accumulator.result()
+
+
+def _check_canceled(is_canceled: CancelCallback | None) -> None:
+    if is_canceled is not None and is_canceled():
+        raise ProcessingCanceled("Processing was canceled; no output was written.")
+
+
 def shadow_statistics(image_dn: np.ndarray, valid: np.ndarray | None = None) -> ShadowStatistics:
     """Statistics of the shadow test over the valid pixels of an in-memory image.
 
@@ -392,28 +426,14 @@ def cloud_mask(
     """
     threshold = check_threshold(threshold)
     report = progress or (lambda fraction: None)
-    canceled = is_canceled or (lambda: False)
     counts = np.zeros(256, dtype=np.int64)
     inputs = [input_path]
 
     with open_raster(input_path, role=_ROLE, expected_bands=13) as source:
         height, width = source.height, source.width
-        steps = 2 * window_count(height, width, block_size)
-        done = 0
-
-        def step() -> None:
-            nonlocal done
-            if canceled():
-                raise ProcessingCanceled("Cloud mask canceled; no output was written.")
-            done += 1
-            report(done / steps)
-
-        accumulator = _StatisticsAccumulator()
-        for window in iter_windows(height, width, block_size):
-            block = read_window(source, window, role=_ROLE)
-            accumulator.add(to_reflectance(block), ~nodata_mask(block, source.nodatavals))
-            step()
-        stats = accumulator.result()
+        stats = scene_shadow_statistics(
+            source, block_size=block_size, progress=lambda f: report(f / 2), is_canceled=is_canceled
+        )
         if stats.pixel_count == 0:
             warnings.warn(
                 f"Every pixel of {os.fspath(input_path)} is nodata; the mask is nodata everywhere.",
@@ -436,15 +456,17 @@ def cloud_mask(
                 score_dst = outputs.enter_context(_new_geotiff(score_path, score_profile, inputs))
                 set_band_descriptions(score_dst, ["cloud score"])
 
-            for window in iter_windows(height, width, block_size):
-                classes, score = _classify_window(source, window, stats, threshold)
+            windows = window_count(height, width, block_size)
+            for done, window in enumerate(iter_windows(height, width, block_size), start=1):
+                _check_canceled(is_canceled)
+                classes, score = window_cloud_shadow_mask(source, window, stats, threshold)
                 mask_dst.write(classes, 1, window=window)
                 if score_dst is not None:
                     score = score.astype(np.float32)
                     score[classes == MASK_NODATA] = SCORE_NODATA
                     score_dst.write(score, 1, window=window)
                 counts += np.bincount(classes.ravel(), minlength=256)
-                step()
+                report(0.5 + 0.5 * done / windows)
 
     return CloudMaskResult(
         mask_path=Path(output_path),
@@ -457,11 +479,23 @@ def cloud_mask(
     )
 
 
-def _classify_window(
-    source: DatasetReader, window: Window, stats: ShadowStatistics, threshold: float
+def window_cloud_shadow_mask(
+    dataset: DatasetReader, window: Window, stats: ShadowStatistics, threshold: float = DEFAULT_THRESHOLD
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``window`` with its halo of real neighbours and classify it."""
-    height, width = source.height, source.width
+    """Cloud and shadow classes of one window of a scene, equal to that part of the whole-scene mask.
+
+    Reads the window with a halo of :data:`HALO` real neighbours (fewer where the scene ends).
+
+    Args:
+        dataset: open 13-band L1C dataset.
+        window: the part of the scene to classify.
+        stats: statistics of the whole scene (:func:`scene_shadow_statistics`).
+        threshold: cloud score threshold in (0, 1].
+
+    Returns:
+        ``(classes, score)`` of the window, as :func:`cloud_shadow_mask` returns them.
+    """
+    height, width = dataset.height, dataset.width
     row0, col0 = int(window.row_off), int(window.col_off)
     row1, col1 = row0 + int(window.height), col0 + int(window.width)
     halo = _Halo(
@@ -476,8 +510,8 @@ def _classify_window(
         col1 - col0 + halo.left + halo.right,
         row1 - row0 + halo.top + halo.bottom,
     )
-    block = read_window(source, grown, role=_ROLE)
-    valid = ~nodata_mask(block, source.nodatavals)
+    block = read_window(dataset, grown, role=_ROLE)
+    valid = ~nodata_mask(block, dataset.nodatavals)
     return _classify(to_reflectance(block), valid, stats, threshold, halo)
 
 
