@@ -16,7 +16,7 @@ from scene_rasters import ORIGIN, PIXEL, optical_dn, reproject_raster, sar_db, w
 from torch import nn
 
 import glfcr_qgis.core as core
-from glfcr_qgis.core.cloud_mask import CLOUD, SHADOW, cloud_shadow_mask
+from glfcr_qgis.core.cloud_mask import CLOUD, SHADOW, cloud_shadow_mask, shadow_statistics
 from glfcr_qgis.core.errors import (
     CheckpointError,
     GlfcrWarning,
@@ -32,7 +32,6 @@ from glfcr_qgis.core.normalization import S2_L1C_BANDS, normalize_optical, norma
 from glfcr_qgis.core.remove_clouds import (
     KEEP_CLEAR_FEATHER,
     ClearPixelShare,
-    merge_shadow_statistics,
     remove_clouds,
 )
 
@@ -338,11 +337,7 @@ def test_clear_pixel_share_does_not_depend_on_the_strip(tmp_path: Path) -> None:
     path = write_raster(tmp_path / "cloudy.tif", dn.astype(np.uint16))
     classes, _ = cloud_shadow_mask(dn)
     with rasterio.open(path) as dataset:
-        from glfcr_qgis.core.cloud_mask import shadow_statistics
-
-        halves = [shadow_statistics(dn[:, :30]), shadow_statistics(dn[:, 30:])]
-        stats = merge_shadow_statistics(halves)
-        assert stats.csi_mean == pytest.approx(shadow_statistics(dn).csi_mean, rel=1e-12)
+        stats = shadow_statistics(dn)
         share = ClearPixelShare(dataset, stats)
         whole = share(0, 60)
         np.testing.assert_array_equal(np.concatenate([share(0, 20), share(20, 7), share(27, 33)]), whole)

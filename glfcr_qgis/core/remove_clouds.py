@@ -34,15 +34,7 @@ from torch import nn
 
 from ..version import plugin_version
 from .alignment import SarOnOpticalGrid
-from .cloud_mask import (
-    CLOUD,
-    DEFAULT_THRESHOLD,
-    HALO,
-    SHADOW,
-    ShadowStatistics,
-    cloud_shadow_mask,
-    shadow_statistics,
-)
+from .cloud_mask import CLOUD, SHADOW, ShadowStatistics, scene_shadow_statistics, window_cloud_shadow_mask
 from .errors import GlfcrWarning, OutputWriteError, ParameterValueError, ProcessingCanceled
 from .normalization import (
     OPTICAL_SCALE,
@@ -54,7 +46,6 @@ from .normalization import (
 )
 from .raster_io import (
     atomic_output,
-    iter_windows,
     nodata_mask,
     open_raster,
     output_profile,
@@ -62,7 +53,6 @@ from .raster_io import (
     remove_raster_files,
     set_band_descriptions,
     sha256_file,
-    window_count,
 )
 from .tiling import TileGrid, reflect_index, validate_tiling
 
@@ -233,7 +223,9 @@ def remove_clouds(
             clear_weights = None
             if keep_clear:
                 with timings.stage("mask"):
-                    stats = scene_shadow_statistics(optical, lambda f: report(_MASK_PASS_SHARE * f), canceled)
+                    stats = scene_shadow_statistics(
+                        optical, progress=lambda f: report(_MASK_PASS_SHARE * f), is_canceled=canceled
+                    )
                 clear_weights = ClearPixelShare(optical, stats)
             nodata = output_nodata(optical.nodata, dtype)
             tile_share = 1.0 - (_MASK_PASS_SHARE if keep_clear else 0.0) - (_COG_SHARE if cog else 0.0)
@@ -294,6 +286,7 @@ def output_tags(grid: TileGrid, checksum: str, *, keep_clear: bool, sar_resample
         checksum: SHA-256 of the checkpoint file, or "" when unknown (left out then).
         keep_clear: whether clear pixels kept their input values.
         sar_resampled: whether the SAR was resampled onto the optical grid.
+
     """
     tags = {
         "model": MODEL_NAME,
@@ -393,47 +386,6 @@ def _prepare_model(
     return model, torch_device, sha256_file(weights)
 
 
-def scene_shadow_statistics(
-    optical: Any, progress: ProgressCallback, is_canceled: CancelCheck, block_size: int = 1024
-) -> ShadowStatistics:
-    """Shadow-test statistics of the cloud detector over the whole scene, read block by block.
-
-    Args:
-        optical: open 13-band L1C dataset.
-        progress: called with the fraction of this pass done, 0..1.
-        is_canceled: polled between blocks.
-        block_size: side of the blocks read, in pixels.
-
-    Raises:
-        ProcessingCanceled: ``is_canceled`` returned True.
-
-    """
-    blocks = []
-    total = window_count(optical.height, optical.width, block_size)
-    for index, window in enumerate(iter_windows(optical.height, optical.width, block_size), start=1):
-        if is_canceled():
-            raise ProcessingCanceled("Remove Clouds was canceled; no output was written.")
-        block = read_window(optical, window, role="cloudy optical")
-        blocks.append(shadow_statistics(block, ~nodata_mask(block, optical.nodatavals)))
-        progress(index / total)
-    return merge_shadow_statistics(blocks)
-
-
-def merge_shadow_statistics(parts: Sequence[ShadowStatistics]) -> ShadowStatistics:
-    """Statistics of a union of disjoint pixel sets from those of each set (mins, count-weighted means)."""
-    parts = [part for part in parts if part.pixel_count > 0]
-    count = sum(part.pixel_count for part in parts)
-    if count == 0:
-        return ShadowStatistics(np.nan, np.nan, np.nan, np.nan, 0)
-    return ShadowStatistics(
-        csi_min=min(part.csi_min for part in parts),
-        csi_mean=sum(part.csi_mean * part.pixel_count for part in parts) / count,
-        blue_min=min(part.blue_min for part in parts),
-        blue_mean=sum(part.blue_mean * part.pixel_count for part in parts) / count,
-        pixel_count=count,
-    )
-
-
 class ClearPixelShare:
     """How much of the network's prediction each output pixel takes when clear pixels are kept.
 
@@ -462,18 +414,11 @@ class ClearPixelShare:
             float32 (count, width) in [0, 1].
 
         """
-        height, width = self.optical.height, self.optical.width
-        # the feather reaches `feather` rows beyond the block, the detector's filters HALO more
-        grown_top, grown_bottom = max(0, top - self.feather), min(height, top + count + self.feather)
-        read_top, read_bottom = max(0, grown_top - HALO), min(height, grown_bottom + HALO)
-        block = read_window(
-            self.optical, Window(0, read_top, width, read_bottom - read_top), role="cloudy optical"
-        )
-        classes, _ = cloud_shadow_mask(
-            block, DEFAULT_THRESHOLD, self.stats, ~nodata_mask(block, self.optical.nodatavals)
-        )
-        # rows farther than HALO from a cut that is not the scene edge are exact (see cloud_mask)
-        classes = classes[grown_top - read_top : grown_bottom - read_top]
+        # the feather reaches `feather` rows beyond the block
+        grown_top = max(0, top - self.feather)
+        grown_bottom = min(self.optical.height, top + count + self.feather)
+        window = Window(0, grown_top, self.optical.width, grown_bottom - grown_top)
+        classes, _ = window_cloud_shadow_mask(self.optical, window, self.stats)
         cloudy = (classes == CLOUD) | (classes == SHADOW)
         share = np.zeros(cloudy.shape, dtype=np.float32)
         if cloudy.any():
