@@ -1,0 +1,200 @@
+"""Processing algorithm ``glfcr:evaluate``: quality metrics of a cloud-removed raster against a reference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsRasterLayer,
+)
+
+from ..core.cloud_mask import DEFAULT_THRESHOLD
+from .base import GlfcrAlgorithm
+
+# metric name in the core -> output suffix; subsets "" (all pixels), "_CLOUDY", "_CLEAR"
+_METRIC_OUTPUTS: dict[str, str] = {
+    "psnr": "PSNR",
+    "ssim": "SSIM",
+    "ssim_centered": "SSIM_CENTERED",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "sam": "SAM",
+}
+_SUBSET_SUFFIXES: dict[str, str] = {"all": "", "cloudy": "_CLOUDY", "clear": "_CLEAR"}
+
+
+class EvaluateAlgorithm(GlfcrAlgorithm):
+    """Compare a prediction with a reference: PSNR, SSIM, MAE, RMSE, SAM, overall and per cloud class."""
+
+    PREDICTION = "PREDICTION"
+    REFERENCE = "REFERENCE"
+    MASK = "MASK"
+    CLOUDY = "CLOUDY"
+    THRESHOLD = "THRESHOLD"
+    REPORT_JSON = "REPORT_JSON"
+    REPORT_HTML = "REPORT_HTML"
+    PSNR = "PSNR"
+    SSIM = "SSIM"
+    SSIM_CENTERED = "SSIM_CENTERED"
+    MAE = "MAE"
+    RMSE = "RMSE"
+    SAM = "SAM"
+    SCORED_PIXELS = "SCORED_PIXELS"
+    CLOUDY_PIXELS = "CLOUDY_PIXELS"
+    CLEAR_PIXELS = "CLEAR_PIXELS"
+
+    def name(self) -> str:
+        return "evaluate"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+        return self.tr("Evaluate")
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return self.tr(
+            "Scores a cloud-removed Sentinel-2 image against a cloud-free reference of the same grid with "
+            "PSNR, SSIM, MAE, RMSE and SAM, as in the GLF-CR paper and its peers."
+            "<h3>Inputs</h3>"
+            "<b>Prediction</b> and <b>reference</b>: 13-band Sentinel-2 L1C rasters (B1..B12, digital "
+            "numbers), same size, CRS and geotransform. Both are scored as reflectance: clipped to 0..10000 "
+            "and divided "
+            "by 10000, as the GLF-CR data loader prepares optical images. Pixels that are nodata in any band "
+            "of either raster are not scored. "
+            "<b>Mask</b> (optional, one band, same grid): only pixels where it is non-zero are scored. "
+            "<b>Cloudy image</b> (optional, 13 bands, same grid): its cloud and shadow mask (the Cloud Mask "
+            "algorithm, with the threshold given) splits the scored pixels, and every metric is also "
+            "reported "
+            "for cloudy (cloud or shadow) and clear pixels."
+            "<h3>Metrics</h3>"
+            "PSNR (dB, peak 1) and SSIM exactly as the GLF-CR authors' code (SSIM Gaussian window 11x11, "
+            "sigma 1.5, centred at 5.5); SSIM_CENTERED uses the window centred at 5, as UnCRtainTS does. "
+            "MAE and RMSE over all bands in reflectance; SAM is the mean spectral angle in degrees. "
+            "With a mask, each metric is the mean of its per-pixel map over the scored pixels. "
+            "Large rasters are processed window by window; the result equals the whole-image computation."
+            "<h3>Outputs</h3>"
+            "The metrics as numbers (for the model designer), and a JSON and an HTML report with "
+            "natural-colour quicklooks and the absolute error."
+        )
+
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(self.PREDICTION, self.tr("Prediction (13 bands)"))
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(self.REFERENCE, self.tr("Cloud-free reference (13 bands)"))
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(
+                self.MASK, self.tr("Mask of pixels to score (non-zero)"), optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(
+                self.CLOUDY, self.tr("Cloudy image, to report cloudy and clear pixels apart"), optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.THRESHOLD,
+                self.tr("Cloud score threshold of the cloud mask (0..1]"),
+                QgsProcessingParameterNumber.Double,
+                defaultValue=DEFAULT_THRESHOLD,
+                minValue=0.0,
+                maxValue=1.0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.REPORT_JSON, self.tr("Report (JSON)"), fileFilter=self.tr("JSON files (*.json)")
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.REPORT_HTML, self.tr("Report (HTML)"), fileFilter=self.tr("HTML files (*.html *.htm)")
+            )
+        )
+        labels = {
+            "": self.tr("all scored pixels"),
+            "_CLOUDY": self.tr("cloudy pixels"),
+            "_CLEAR": self.tr("clear pixels"),
+        }
+        for suffix, subset_label in labels.items():
+            for output in _METRIC_OUTPUTS.values():
+                self.addOutput(QgsProcessingOutputNumber(output + suffix, f"{output} ({subset_label})"))
+        self.addOutput(QgsProcessingOutputNumber(self.SCORED_PIXELS, self.tr("Scored pixels")))
+        self.addOutput(QgsProcessingOutputNumber(self.CLOUDY_PIXELS, self.tr("Scored cloudy pixels")))
+        self.addOutput(QgsProcessingOutputNumber(self.CLEAR_PIXELS, self.tr("Scored clear pixels")))
+
+    def checkParameterValues(  # noqa: N802
+        self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> tuple[bool, str]:
+        for name in (self.PREDICTION, self.REFERENCE, self.MASK, self.CLOUDY):
+            layer = self.parameterAsRasterLayer(parameters, name, context)
+            if layer is None:
+                if parameters.get(name):
+                    return False, self.tr(
+                        "Cannot read the raster {value}: check that the file exists and is a raster GDAL "
+                        "can read."
+                    ).format(value=parameters.get(name))
+                continue
+            message = _file_layer_problem(layer, self.parameterDefinition(name).description(), self.tr)
+            if message:
+                return False, message
+        return super().checkParameterValues(parameters, context)
+
+    def processAlgorithm(  # noqa: N802
+        self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> dict[str, Any]:
+        sources = {
+            name: layer.source() if layer is not None else None
+            for name in (self.PREDICTION, self.REFERENCE, self.MASK, self.CLOUDY)
+            for layer in [self.parameterAsRasterLayer(parameters, name, context)]
+        }
+        report_json = self.parameterAsFileOutput(parameters, self.REPORT_JSON, context) or None
+        report_html = self.parameterAsFileOutput(parameters, self.REPORT_HTML, context) or None
+
+        with self.core_call(feedback) as hooks:
+            from ..core.evaluate import evaluate_layers
+
+            result = evaluate_layers(
+                sources[self.PREDICTION],
+                sources[self.REFERENCE],
+                mask_path=sources[self.MASK],
+                cloudy_path=sources[self.CLOUDY],
+                cloud_threshold=self.parameterAsDouble(parameters, self.THRESHOLD, context),
+                report_json=report_json,
+                report_html=report_html,
+                progress=hooks.progress,
+                is_canceled=hooks.is_canceled,
+            )
+
+        outputs: dict[str, Any] = {self.REPORT_JSON: report_json, self.REPORT_HTML: report_html}
+        for subset, suffix in _SUBSET_SUFFIXES.items():
+            values = result.metrics.get(subset)
+            for metric, output in _METRIC_OUTPUTS.items():
+                outputs[output + suffix] = values[metric] if values is not None else None
+        outputs[self.SCORED_PIXELS] = result.pixels["all"]
+        outputs[self.CLOUDY_PIXELS] = result.pixels.get("cloudy")
+        outputs[self.CLEAR_PIXELS] = result.pixels.get("clear")
+        for subset, values in result.metrics.items():
+            feedback.pushInfo(
+                self.tr(
+                    "{subset} ({pixels} pixels): PSNR {psnr:.4f} dB, SSIM {ssim:.4f}, MAE {mae:.4f}, "
+                    "RMSE {rmse:.4f}, SAM {sam:.3f} deg"
+                ).format(subset=subset, pixels=result.pixels[subset], **values)
+            )
+        return outputs
+
+
+def _file_layer_problem(layer: QgsRasterLayer, description: str, tr: Any) -> str:
+    """Explain why ``layer`` is not a raster file the core can open with GDAL ("" when it is)."""
+    if layer.providerType() != "gdal":
+        return tr(
+            "The {role} must be a raster file (GDAL), not a {provider} layer: export it to GeoTIFF first."
+        ).format(role=description, provider=layer.providerType())
+    return ""
