@@ -17,15 +17,11 @@ from qgis.core import (
 from ..core.cloud_mask import DEFAULT_THRESHOLD
 from .base import GlfcrAlgorithm
 
-# metric name in the core -> output suffix; subsets "" (all pixels), "_CLOUDY", "_CLEAR"
-_METRIC_OUTPUTS: dict[str, str] = {
-    "psnr": "PSNR",
-    "ssim": "SSIM",
-    "ssim_centered": "SSIM_CENTERED",
-    "mae": "MAE",
-    "rmse": "RMSE",
-    "sam": "SAM",
+# metric name in the core (the torch-free copy of metrics.METRIC_NAMES) -> number output
+METRIC_OUTPUTS: dict[str, str] = {
+    name: name.upper() for name in ("psnr", "ssim", "ssim_centered", "mae", "rmse", "sam")
 }
+# subsets of the core -> suffix of their outputs
 _SUBSET_SUFFIXES: dict[str, str] = {"all": "", "cloudy": "_CLOUDY", "clear": "_CLEAR"}
 
 
@@ -124,7 +120,7 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
             "_CLEAR": self.tr("clear pixels"),
         }
         for suffix, subset_label in labels.items():
-            for output in _METRIC_OUTPUTS.values():
+            for output in METRIC_OUTPUTS.values():
                 self.addOutput(QgsProcessingOutputNumber(output + suffix, f"{output} ({subset_label})"))
         self.addOutput(QgsProcessingOutputNumber(self.SCORED_PIXELS, self.tr("Scored pixels")))
         self.addOutput(QgsProcessingOutputNumber(self.CLOUDY_PIXELS, self.tr("Scored cloudy pixels")))
@@ -176,7 +172,7 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         outputs: dict[str, Any] = {self.REPORT_JSON: report_json, self.REPORT_HTML: report_html}
         for subset, suffix in _SUBSET_SUFFIXES.items():
             values = result.metrics.get(subset)
-            for metric, output in _METRIC_OUTPUTS.items():
+            for metric, output in METRIC_OUTPUTS.items():
                 outputs[output + suffix] = values[metric] if values is not None else None
         outputs[self.SCORED_PIXELS] = result.pixels["all"]
         outputs[self.CLOUDY_PIXELS] = result.pixels.get("cloudy")

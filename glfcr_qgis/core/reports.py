@@ -295,11 +295,14 @@ def html_table(
 def html_settings(items: Mapping[str, Any]) -> str:
     """Render a two-column table of settings (name, value); values are escaped."""
     rows = "".join(
-        f"<tr><td>{html.escape(str(key))}</td><td>{html.escape('' if value is None else str(value))}"
-        "</td></tr>"
+        f"<tr><td>{html.escape(str(key))}</td><td>{html.escape(_setting_text(value))}</td></tr>"
         for key, value in items.items()
     )
     return f'<table class="settings"><tbody>{rows}</tbody></table>'
+
+
+def _setting_text(value: Any) -> str:
+    return "(none)" if value is None or value == "" else str(value)
 
 
 def html_figure(caption: str, panels: Sequence[tuple[str, np.ndarray]]) -> str:
