@@ -10,5 +10,11 @@ from .base import GlfcrAlgorithm
 from .cloud_mask import CloudMaskAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .evaluate_dataset import EvaluateDatasetAlgorithm
+from .remove_clouds import RemoveCloudsAlgorithm
 
-ALGORITHMS: list[type[GlfcrAlgorithm]] = [CloudMaskAlgorithm, EvaluateAlgorithm, EvaluateDatasetAlgorithm]
+ALGORITHMS: list[type[GlfcrAlgorithm]] = [
+    CloudMaskAlgorithm,
+    EvaluateAlgorithm,
+    EvaluateDatasetAlgorithm,
+    RemoveCloudsAlgorithm,
+]

@@ -22,15 +22,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
 import rasterio.shutil
 import scipy.ndimage
-import torch
 from rasterio.windows import Window
-from torch import nn
 
 from ..version import plugin_version
 from .alignment import SarOnOpticalGrid
@@ -55,6 +53,10 @@ from .raster_io import (
     sha256_file,
 )
 from .tiling import TileGrid, reflect_index, validate_tiling
+
+if TYPE_CHECKING:  # torch is imported when a run starts, so the defaults here can be read without it
+    import torch
+    from torch import nn
 
 # to be set from bench/
 DEFAULT_TILE_SIZE = 256
@@ -375,6 +377,8 @@ def _prepare_model(
     weights: PathLike | nn.Module, device: str | torch.device
 ) -> tuple[nn.Module, torch.device, str]:
     """Get the model in eval mode on the device, the device, and the checkpoint's SHA-256 ("" for a model)."""
+    from torch import nn
+
     from .device import resolve_device
 
     torch_device = resolve_device(device)
@@ -553,10 +557,13 @@ class _SceneRun:
     def _run_batch(self, row: int, batch: list[tuple[int, np.ndarray, np.ndarray]]) -> None:
         if self.is_canceled():
             raise ProcessingCanceled("Remove Clouds was canceled; no output was written.")
-        with self.timings.stage("infer"), torch.inference_mode():
-            cloudy = torch.from_numpy(np.stack([item[1] for item in batch])).to(self.device)
-            sar = torch.from_numpy(np.stack([item[2] for item in batch])).to(self.device)
-            prediction = self.model(cloudy, sar).float().cpu().numpy()
+        with self.timings.stage("infer"):
+            prediction = _predict(
+                self.model,
+                self.device,
+                np.stack([item[1] for item in batch]),
+                np.stack([item[2] for item in batch]),
+            )
         with self.timings.stage("blend"):
             size = self.grid.tile_size
             for (col, _, _), tile in zip(batch, prediction, strict=True):
@@ -594,6 +601,15 @@ class _SceneRun:
             self._weights[:overlap] = self._weights[stride : stride + overlap]
         self._values[:, overlap:] = 0.0
         self._weights[overlap:] = 0.0
+
+
+def _predict(model: nn.Module, device: torch.device, cloudy: np.ndarray, sar: np.ndarray) -> np.ndarray:
+    """Run the network on a batch: float32 (B, 13, T, T) and (B, 2, T, T) normalised -> (B, 13, T, T)."""
+    import torch
+
+    with torch.inference_mode():
+        prediction = model(torch.from_numpy(cloudy).to(device), torch.from_numpy(sar).to(device))
+        return prediction.float().cpu().numpy()
 
 
 def _network_inputs(cloudy_dn: np.ndarray, sar_db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,280 @@
+"""Processing algorithm ``glfcr:removeclouds``: a cloud-free Sentinel-2 scene predicted by GLF-CR from SAR."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsRasterLayer,
+)
+
+from ..core.alignment import check_overlap
+from ..core.errors import CheckpointError, GlfcrError
+from ..core.raster_io import open_raster
+from ..core.remove_clouds import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE_SIZE,
+    OUTPUT_TYPES,
+    remove_clouds,
+)
+from ..core.tiling import validate_tiling
+from ..dependencies import MISSING_TORCH_MESSAGE, torch_available
+from .base import GlfcrAlgorithm
+from .natural_colour import NaturalColourStyler
+from .weights import default_weights_path, missing_weights_message, weights_file_problem
+
+# enum index -> core value; the order is the order shown to the analyst
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+
+class RemoveCloudsAlgorithm(GlfcrAlgorithm):
+    """Predict the cloud-free version of a Sentinel-2 L1C scene from it and a Sentinel-1 SAR image."""
+
+    CLOUDY = "CLOUDY"
+    SAR = "SAR"
+    WEIGHTS = "WEIGHTS"
+    DEVICE = "DEVICE"
+    TILE_SIZE = "TILE_SIZE"
+    OVERLAP = "OVERLAP"
+    BATCH_SIZE = "BATCH_SIZE"
+    OUTPUT_TYPE = "OUTPUT_TYPE"
+    KEEP_CLEAR = "KEEP_CLEAR"
+    COG = "COG"
+    OUTPUT = "OUTPUT"
+
+    def name(self) -> str:
+        return "removeclouds"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+        return self.tr("Remove Clouds")
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return self.tr(
+            "Predicts the cloud-free version of a Sentinel-2 L1C scene with GLF-CR (Xu et al. 2022), a "
+            "network that fills cloud-covered pixels with the help of a Sentinel-1 SAR image, which sees "
+            "through clouds."
+            "<h3>Inputs</h3>"
+            "<b>Cloudy image</b>: 13-band Sentinel-2 L1C raster, bands B1..B12 in order (B8A after B8), "
+            "digital numbers (reflectance x 10000). L2A products lack B10 and cannot be used. <b>SAR "
+            "image</b>: 2-band Sentinel-1 GRD raster, VV and VH backscatter in dB, acquired close in time. It"
+            " may have another CRS, resolution or extent: it is resampled (bilinear) onto the cloudy image's "
+            "grid on the fly. Where it does not cover the cloudy image the output is nodata. "
+            "<b>Checkpoint</b>: the GLF-CR weights, e.g. the authors' pretrained CR_net.pth, downloaded from "
+            "the link in the README of https://github.com/xufangchn/GLF-CR. It defaults to the file named by "
+            "the environment variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights."
+            "<h3>How it works</h3>"
+            "The scene is cut into square <b>tiles</b> (a multiple of 16 pixels; the authors trained on 128) "
+            "that share <b>overlap</b> pixels with their neighbours (less than half a tile). Overlapping "
+            "predictions are blended with smooth weights, so no seams show. Tiles reaching past the scene "
+            "edge see the scene mirrored there; a scene smaller than a tile runs as one tile of its own size."
+            " The scene is processed one row of tiles at a time, so memory does not grow with its height. "
+            "Bigger tiles give the network more context and cost more memory; the batch size (advanced) runs "
+            "several tiles at once, which helps on a GPU."
+            "<h3>Nodata</h3>"
+            "Pixels that are nodata (or NaN) in the cloudy image, or have no SAR value, are filled for the "
+            "network with the mean of the tile's valid values, as the authors' data loader fills gaps, and "
+            "are written as nodata."
+            "<h3>Output</h3>"
+            "GeoTIFF on the cloudy image's grid (CRS, extent, pixel size), 13 bands B1..B12 in digital "
+            "numbers: UInt16 (rounded, 0..65535) or Float32. Its nodata value is the cloudy image's, else 0 "
+            "(UInt16) or NaN (Float32). The model, checkpoint SHA-256, tile size and overlap are recorded in "
+            "its metadata. With <b>keep clear pixels</b>, pixels the Cloud Mask detector finds clear keep "
+            "their input values and only cloud and shadow pixels take the prediction, with a 5-pixel soft "
+            "transition. The layer loads in natural colour (B4, B3, B2)."
+        )
+
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(self.CLOUDY, self.tr("Cloudy Sentinel-2 L1C image (13 bands)"))
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(self.SAR, self.tr("Sentinel-1 SAR image (VV, VH in dB)"))
+        )
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.WEIGHTS,
+                self.tr("GLF-CR checkpoint (e.g. CR_net.pth)"),
+                behavior=QgsProcessingParameterFile.File,
+                extension="pth",
+                defaultValue=default_weights_path() or None,
+                # optional so that a missing checkpoint gets the message that says where to download it
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.DEVICE, self.tr("Device"), options=[self.tr(name) for name in DEVICES], defaultValue=0
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.TILE_SIZE,
+                self.tr("Tile size (pixels, multiple of 16)"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=DEFAULT_TILE_SIZE,
+                minValue=16,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.OVERLAP,
+                self.tr("Tile overlap (pixels, less than half a tile)"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=DEFAULT_OVERLAP,
+                minValue=0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.OUTPUT_TYPE, self.tr("Output data type"), options=list(OUTPUT_TYPES), defaultValue=0
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterBoolean(
+                self.KEEP_CLEAR,
+                self.tr("Keep clear pixels (replace only cloud and shadow)"),
+                defaultValue=False,
+            )
+        )
+        advanced = [
+            QgsProcessingParameterNumber(
+                self.BATCH_SIZE,
+                self.tr("Tiles per batch"),
+                QgsProcessingParameterNumber.Integer,
+                defaultValue=DEFAULT_BATCH_SIZE,
+                minValue=1,
+            ),
+            QgsProcessingParameterBoolean(
+                self.COG, self.tr("Write a Cloud Optimized GeoTIFF (with overviews)"), defaultValue=False
+            ),
+        ]
+        for parameter in advanced:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(parameter)
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cloud-free image")))
+
+    def canExecute(self) -> tuple[bool, str]:  # noqa: N802
+        # Processing greys the algorithm out with this sentence, and qgis_process stops with it
+        if not torch_available():
+            return False, MISSING_TORCH_MESSAGE
+        return True, ""
+
+    def checkParameterValues(  # noqa: N802
+        self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> tuple[bool, str]:
+        if not torch_available():
+            return False, MISSING_TORCH_MESSAGE
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        try:
+            validate_tiling(
+                self.parameterAsInt(parameters, self.TILE_SIZE, context),
+                self.parameterAsInt(parameters, self.OVERLAP, context),
+            )
+            problem = self._input_problem(parameters, context)
+        except GlfcrError as err:
+            return False, str(err)
+        if problem:
+            return False, problem
+        problem = weights_file_problem(self._weights(parameters, context))
+        if problem:
+            return False, problem
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        if output and not output.lower().endswith((".tif", ".tiff")):
+            return False, self.tr(
+                "Remove Clouds writes GeoTIFF files: name the output with a .tif extension (got {output})."
+            ).format(output=output)
+        return True, ""
+
+    def _input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """Open both inputs as the run will (band counts, overlap); raises GlfcrError or names a problem."""
+        paths = {}
+        for name, role in ((self.CLOUDY, "cloudy optical"), (self.SAR, "SAR")):
+            layer = self.parameterAsRasterLayer(parameters, name, context)
+            if layer is None:
+                return self.tr(
+                    "Cannot read the {role} raster {value}: check that the file exists and is a raster GDAL "
+                    "can read."
+                ).format(role=role, value=parameters.get(name))
+            if layer.providerType() != "gdal":
+                return self.tr(
+                    "The {role} image must be a raster file (GDAL), not a {provider} layer: export it to "
+                    "GeoTIFF."
+                ).format(role=role, provider=layer.providerType())
+            paths[name] = layer.source()
+        with (
+            open_raster(paths[self.CLOUDY], role="cloudy optical", expected_bands=13) as optical,
+            open_raster(paths[self.SAR], role="SAR", expected_bands=2) as sar,
+        ):
+            check_overlap(optical, sar)
+        return ""
+
+    def _weights(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        return (self.parameterAsFile(parameters, self.WEIGHTS, context) or default_weights_path()).strip()
+
+    def processAlgorithm(  # noqa: N802
+        self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> dict[str, Any]:
+        cloudy = self._layer_source(parameters, self.CLOUDY, context)
+        sar = self._layer_source(parameters, self.SAR, context)
+        weights = self._weights(parameters, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        self.require_torch()
+        with self.core_call(feedback) as hooks:
+            if not weights:
+                raise CheckpointError(missing_weights_message())
+            result = remove_clouds(
+                cloudy,
+                sar,
+                weights,
+                output,
+                tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context),
+                overlap=self.parameterAsInt(parameters, self.OVERLAP, context),
+                batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+                device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+                output_type=OUTPUT_TYPES[self.parameterAsEnum(parameters, self.OUTPUT_TYPE, context)],
+                keep_clear=self.parameterAsBoolean(parameters, self.KEEP_CLEAR, context),
+                cog=self.parameterAsBoolean(parameters, self.COG, context),
+                progress=hooks.progress,
+                is_canceled=hooks.is_canceled,
+            )
+        timings = result.timings
+        feedback.pushInfo(
+            self.tr(
+                "{run} of {tiles} tiles of {size} px (overlap {overlap} px) on {device}; network cost "
+                "{cost:.2f}x the scene; SAR covers {covered:.1%}; {valid:.1%} of the output holds data."
+            ).format(
+                run=result.tiles_run,
+                tiles=result.tiles,
+                size=result.tile_size,
+                overlap=result.overlap,
+                device=result.device,
+                cost=result.overlap_cost,
+                covered=result.covered_fraction,
+                valid=result.valid_fraction,
+            )
+        )
+        feedback.pushInfo(
+            self.tr(
+                "Seconds: cloud mask {mask:.1f}, read {read:.1f}, network {infer:.1f}, blend {blend:.1f}, "
+                "write {write:.1f}."
+            ).format(**vars(timings))
+        )
+        if context.willLoadLayerOnCompletion(output):
+            context.layerToLoadOnCompletionDetails(output).setPostProcessor(NaturalColourStyler.instance())
+        return {self.OUTPUT: output}
+
+    def _layer_source(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str:
+        layer: QgsRasterLayer | None = self.parameterAsRasterLayer(parameters, name, context)
+        return layer.source() if layer is not None else str(parameters.get(name, ""))
