@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from qgis.core import (
@@ -17,20 +16,13 @@ from qgis.core import (
 )
 
 from .base import GlfcrAlgorithm
+from .evaluate import METRIC_OUTPUTS
+from .weights import default_weights_path, weights_file_problem
 
-WEIGHTS_ENV = "GLFCR_WEIGHTS"
 # enum index -> core value; the order is the order shown to the analyst
 _SPLITS = ("test", "val", "train")
 _CROPS = ("center128", "full")
 _DEVICES = ("auto", "cpu", "cuda")
-_METRIC_OUTPUTS: dict[str, str] = {
-    "psnr": "PSNR",
-    "ssim": "SSIM",
-    "ssim_centered": "SSIM_CENTERED",
-    "mae": "MAE",
-    "rmse": "RMSE",
-    "sam": "SAM",
-}
 
 
 class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
@@ -91,7 +83,7 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
             "first images and the worst by PSNR. Optionally each run appends one JSON line to a history file."
             "<h3>Weights</h3>"
             "The checkpoint (e.g. the authors' CR_net.pth); defaults to the file named by the environment "
-            "variable GLFCR_WEIGHTS."
+            "variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
@@ -115,7 +107,7 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
                 self.tr("GLF-CR checkpoint (.pth)"),
                 behavior=QgsProcessingParameterFile.File,
                 fileFilter=self.tr("PyTorch checkpoints (*.pth *.pt)"),
-                defaultValue=os.environ.get(WEIGHTS_ENV) or None,
+                defaultValue=default_weights_path() or None,
                 optional=True,
             )
         )
@@ -186,19 +178,16 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
                 self.REPORT_HTML, self.tr("Report (HTML)"), fileFilter=self.tr("HTML files (*.html *.htm)")
             )
         )
-        for output in _METRIC_OUTPUTS.values():
+        for output in METRIC_OUTPUTS.values():
             self.addOutput(QgsProcessingOutputNumber(output, self.tr("Mean {metric}").format(metric=output)))
         self.addOutput(QgsProcessingOutputNumber(self.IMAGE_COUNT, self.tr("Images evaluated")))
 
     def checkParameterValues(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> tuple[bool, str]:
-        if not self._weights(parameters, context):
-            return False, self.tr(
-                "No GLF-CR checkpoint given: choose the weights file (e.g. the authors' CR_net.pth) or set "
-                "the "
-                "environment variable {env} to its path."
-            ).format(env=WEIGHTS_ENV)
+        problem = weights_file_problem(self._weights(parameters, context))
+        if problem:
+            return False, problem
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(  # noqa: N802
@@ -241,9 +230,9 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
             )
         )
         outputs: dict[str, Any] = dict(reports)
-        outputs.update({output: result.mean[metric] for metric, output in _METRIC_OUTPUTS.items()})
+        outputs.update({output: result.mean[metric] for metric, output in METRIC_OUTPUTS.items()})
         outputs[self.IMAGE_COUNT] = len(result.images)
         return outputs
 
     def _weights(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
-        return self.parameterAsFile(parameters, self.WEIGHTS, context) or os.environ.get(WEIGHTS_ENV, "")
+        return (self.parameterAsFile(parameters, self.WEIGHTS, context) or default_weights_path()).strip()
