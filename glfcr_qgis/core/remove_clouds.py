@@ -254,6 +254,8 @@ def remove_clouds(
                 nodata=nodata,
                 blocksize=OUTPUT_BLOCK_SIZE,
                 predictor=3 if dtype == np.float32 else 2,
+                # deflate is the slowest part of writing; GDAL spreads it over the cores
+                num_threads="ALL_CPUS",
             )
             with atomic_output(output_path, inputs=[cloudy_path, sar_path]) as temp:
                 if cog:
@@ -495,6 +497,7 @@ class _SceneRun:
         self._values = np.zeros((bands, grid.tile_size, grid.padded_width), dtype=np.float32)
         self._weights = np.zeros((grid.tile_size, grid.padded_width), dtype=np.float32)
         self._columns = reflect_index(np.arange(grid.padded_width), grid.width)
+        self._weights_by_sides: dict[tuple[bool, ...], np.ndarray] = {}
 
     def write(self, path: Path, profile: dict[str, Any], tags: dict[str, str]) -> None:
         """Run every tile and write the blended scene to ``path`` (a new GeoTIFF)."""
@@ -503,6 +506,9 @@ class _SceneRun:
             destination.update_tags(**tags)
             for row in range(self.grid.rows):
                 self._run_tile_row(row, destination)
+            with self.timings.stage("write"):
+                # GDAL compresses the blocks it still holds when the file closes: time it as writing
+                destination.close()
 
     def _run_tile_row(self, row: int, destination: Any) -> None:
         grid = self.grid
@@ -567,13 +573,21 @@ class _SceneRun:
         with self.timings.stage("blend"):
             size = self.grid.tile_size
             for (col, _, _), tile in zip(batch, prediction, strict=True):
-                weights = self.grid.weights(row, col)
+                weights = self._tile_weights(row, col)
                 left = self.grid.origin(col)
                 self._values[:, :, left : left + size] += tile * weights
                 self._weights[:, left : left + size] += weights
         self.tiles_done += len(batch)
         self.tiles_run += len(batch)
         self.progress(self.tiles_done / self.grid.tile_count)
+
+    def _tile_weights(self, row: int, col: int) -> np.ndarray:
+        """Blending weights of a tile, computed once per kind of tile (edge sides differ)."""
+        grid = self.grid
+        key = (row > 0, row < grid.rows - 1, col > 0, col < grid.cols - 1)
+        if key not in self._weights_by_sides:
+            self._weights_by_sides[key] = grid.weights(row, col)
+        return self._weights_by_sides[key]
 
     def _finish_rows(self, count: int, cloudy_dn: np.ndarray, valid: np.ndarray, top: int) -> np.ndarray:
         """The first ``count`` accumulated rows as output values: (13, count, width) in the output type."""
