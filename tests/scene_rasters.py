@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import rasterio
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
@@ -86,3 +88,14 @@ def reproject_raster(source: Path, destination: Path, crs: str | CRS) -> Path:
     return write_raster(
         destination, data, transform=transform, crs=CRS.from_user_input(crs), nodata=float("nan")
     )
+
+
+@pytest.fixture
+def single_thread_torch() -> Iterator[None]:
+    """One torch thread for a test: on two shared cores, thread hand-offs cost more than they gain."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

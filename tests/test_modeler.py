@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +10,12 @@ import numpy as np
 import pytest
 import rasterio
 from conftest import RecordingFeedback
-from scene_rasters import optical_dn, write_raster, write_scene
-
-
-@pytest.fixture
-def single_thread_torch() -> Iterator[None]:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from scene_rasters import (
+    optical_dn,
+    single_thread_torch,  # noqa: F401  (fixture)
+    write_raster,
+    write_scene,
+)
 
 
 def _child(algorithm_id: str, child_id: str, sources: dict[str, Any], outputs: dict[str, str]) -> Any:

@@ -6,7 +6,6 @@ second of CPU per forward).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,16 @@ import pytest
 import rasterio
 from conftest import RecordingFeedback, processing_run, run_qgis_process
 from rasterio.transform import from_origin
-from scene_rasters import ORIGIN, PIXEL, optical_dn, reproject_raster, sar_db, write_raster, write_scene
+from scene_rasters import (
+    ORIGIN,
+    PIXEL,
+    optical_dn,
+    reproject_raster,
+    sar_db,
+    single_thread_torch,  # noqa: F401  (fixture)
+    write_raster,
+    write_scene,
+)
 
 ALG_ID = "glfcr:removeclouds"
 # one OpenMP thread: two shared cores and concurrent test processes make thread hand-offs the slowest part
@@ -25,16 +33,6 @@ SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 @pytest.fixture(scope="module")
 def checkpoint(shared_dir: Path) -> Path:
     return shared_dir / "reference" / "glfcr_random_ckpt.pth"
-
-
-@pytest.fixture
-def single_thread_torch() -> Iterator[None]:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
