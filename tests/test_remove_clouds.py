@@ -19,6 +19,7 @@ import glfcr_qgis.core as core
 from glfcr_qgis.core.cloud_mask import CLOUD, SHADOW, cloud_shadow_mask, shadow_statistics
 from glfcr_qgis.core.errors import (
     CheckpointError,
+    DeviceError,
     GlfcrWarning,
     InputRasterError,
     NoOverlapError,
@@ -476,3 +477,21 @@ def test_unwritable_output_is_refused(tmp_path: Path, scene: tuple[Path, Path]) 
     with pytest.raises(OutputWriteError, match="also an input"):
         remove_clouds(optical, sar, PointwiseStandIn(), optical, device="cpu")
     assert leftovers(tmp_path, optical, sar, blocker) == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_unavailable_device_is_refused_before_writing(tmp_path: Path, scene: tuple[Path, Path]) -> None:
+    optical, sar = scene
+    with pytest.raises(DeviceError, match="no CUDA GPU"):
+        remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "out.tif", device="cuda")
+    assert leftovers(tmp_path, optical, sar) == []
+
+
+def test_a_scene_without_any_valid_pixel_warns(tmp_path: Path) -> None:
+    optical = write_raster(tmp_path / "cloudy.tif", np.zeros((13, 16, 16), np.uint16), nodata=0)
+    sar = write_raster(tmp_path / "sar.tif", sar_db(16, 16))
+    model = PointwiseStandIn()
+    with pytest.warns(GlfcrWarning, match="nodata everywhere"):
+        result = remove_clouds(optical, sar, model, tmp_path / "out.tif", device="cpu")
+    assert result.tiles_run == 0 and not model.tile_shapes
+    assert (read(result.output_path) == 0).all()

@@ -266,6 +266,13 @@ def remove_clouds(
                 else:
                     run.write(temp, profile, tags)
             report(1.0)
+    if run.valid_pixels == 0:
+        warnings.warn(
+            "No pixel has both optical and SAR data, so the output is nodata everywhere; check the inputs' "
+            "nodata values and that the SAR covers the optical image.",
+            GlfcrWarning,
+            stacklevel=2,
+        )
     return RemoveCloudsResult(
         output_path=output_path,
         tiles=grid.tile_count,
