@@ -10,6 +10,10 @@ Missing data: optical pixels equal to the raster's nodata (or NaN), and SAR pixe
 NaN or outside the SAR footprint, are filled for the network as the authors' data loader fills NaN,
 with the mean of the tile's valid values of that raster (all its bands together), and are written as
 nodata in the output. A scene that is a single tile therefore reproduces the authors' pipeline exactly.
+
+With ``keep_clear``, pixels the cloud detector (``cloud_mask``, scene-wide statistics from a first
+pass) calls clear keep their input values; the prediction fades in over a few pixels towards cloud
+and shadow pixels.
 """
 
 from __future__ import annotations
