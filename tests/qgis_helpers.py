@@ -27,6 +27,9 @@ QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# GDAL would write .aux.xml statistics beside every raster QGIS opens, including the read-only
+# shared test material: tests never write beside their inputs
+os.environ["GDAL_PAM_ENABLED"] = "NO"
 
 from qgis.core import QgsProcessingFeedback  # noqa: E402  (needs the platform set first)
 

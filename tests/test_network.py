@@ -97,3 +97,18 @@ def test_batch_equals_single_tiles(model: GLFCR) -> None:
         batched = model(cloudy, sar)
         single = torch.cat([model(cloudy[i : i + 1], sar[i : i + 1]) for i in range(3)])
     assert (batched - single).abs().max().item() <= 1e-5
+
+
+def test_autograd_path_equals_inference_path_and_backpropagates(model: GLFCR) -> None:
+    generator = torch.Generator().manual_seed(5)
+    cloudy = torch.rand(1, 13, 32, 48, generator=generator)
+    sar = torch.rand(1, 2, 32, 48, generator=generator)
+    with torch.inference_mode():
+        expected = model(cloudy, sar)
+    output = model(cloudy, sar)
+    assert output.requires_grad
+    assert (output.detach() - expected).abs().max().item() <= 1e-5
+    output.abs().mean().backward()
+    table = model.RDBs[0].convs[1].attn.relative_position_bias_table
+    assert table.grad is not None and table.grad.abs().sum() > 0
+    model.zero_grad(set_to_none=True)
