@@ -49,7 +49,12 @@ fi
 plugins="${home}/.local/share/QGIS/QGIS3/profiles/default/python/plugins"
 as_user mkdir -p "$plugins"
 as_user ln -sfn "$repo/glfcr_qgis" "$plugins/glfcr_qgis"
-as_user env QT_QPA_PLATFORM=offscreen /usr/bin/qgis_process.bin plugins enable glfcr_qgis >/dev/null
+# "enable" exits 1 with "Plugin is already enabled!" on a second run; the listing below is the real check.
+as_user env QT_QPA_PLATFORM=offscreen /usr/bin/qgis_process.bin plugins enable glfcr_qgis >/dev/null 2>&1 || true
 
 count=$(as_user env QT_QPA_PLATFORM=offscreen /usr/bin/qgis_process.bin list 2>/dev/null | grep -c '^\s*glfcr:' || true)
+if [ "$count" -eq 0 ]; then
+    echo "install.sh: qgis_process does not list the glfcr algorithms; see: QT_QPA_PLATFORM=offscreen qgis_process.bin plugins" >&2
+    exit 1
+fi
 echo "GLF-CR plugin installed for user ${user}: ${count} algorithms visible to qgis_process."
