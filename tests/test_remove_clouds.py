@@ -12,7 +12,16 @@ import rasterio
 import scipy.ndimage
 import torch
 from rasterio.transform import from_origin
-from scene_rasters import ORIGIN, PIXEL, optical_dn, reproject_raster, sar_db, write_raster, write_scene
+from scene_rasters import (
+    ORIGIN,
+    PIXEL,
+    optical_dn,
+    reproject_raster,
+    sar_db,
+    single_thread_torch,  # noqa: F401  (fixture)
+    write_raster,
+    write_scene,
+)
 from torch import nn
 
 import glfcr_qgis.core as core
@@ -109,6 +118,7 @@ def test_tiled_result_equals_the_whole_image_result(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("single_thread_torch")
 def test_a_single_tile_scene_gives_the_networks_output(tmp_path: Path, shared_dir: Path) -> None:
     """The authors' network on the reference 128x128 crop, through files, equals its recorded output."""
     sample = "ROIs2017_winter_112_p797.tif"
