@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from qgis.PyQt.QtCore import QCoreApplication
 from qgis.core import (
     QgsMapLayer,
     QgsProcessingContext,

@@ -1,7 +1,8 @@
 """GLF-CR core: a plain Python library (no QGIS) for SAR-guided cloud removal on Sentinel-2.
 
-Names that need PyTorch are imported on first use, so the parts that do not (cloud mask,
-raster I/O, metrics on NumPy arrays) work in a Python without torch.
+Names that need PyTorch (network, checkpoints, inference, metrics, Remove Clouds, Evaluate) are
+imported on first use, so the parts that do not (cloud mask, raster I/O, normalisation) work in a
+Python without torch.
 """
 
 from __future__ import annotations
