@@ -453,12 +453,27 @@ def test_bad_tiling_is_refused(
         )
 
 
+def test_reduced_precision_runs_and_is_recorded(tmp_path: Path, scene: tuple[Path, Path]) -> None:
+    optical, sar = scene
+    result = remove_clouds(
+        optical, sar, PointwiseStandIn(), tmp_path / "out.tif", tile_size=64, overlap=8, device="cpu",
+        output_type="Float32", precision="bfloat16",
+    )  # fmt: skip
+    with rasterio.open(result.output_path) as out:
+        assert out.tags()["precision"] == "bfloat16"
+        values = out.read()
+    # bfloat16 keeps 8 bits of mantissa: about 0.4 % of the value
+    np.testing.assert_allclose(values, pointwise_dn(read(optical), read(sar)), rtol=0.01, atol=1.0)
+
+
 def test_bad_batch_size_and_output_type_are_refused(tmp_path: Path, scene: tuple[Path, Path]) -> None:
     optical, sar = scene
     with pytest.raises(ParameterValueError, match="Batch size"):
         remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "out.tif", batch_size=0)
     with pytest.raises(ParameterValueError, match="UInt16, Float32"):
         remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "out.tif", output_type="Byte")
+    with pytest.raises(ParameterValueError, match="bfloat16"):
+        remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "out.tif", precision="int8")
 
 
 @pytest.mark.parametrize("content", [b"garbage, not a checkpoint", None])

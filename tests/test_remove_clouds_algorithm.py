@@ -62,7 +62,7 @@ def test_parameters_and_defaults(qgis_app: Any) -> None:
     names = [p.name() for p in alg.parameterDefinitions()]
     assert names == [
         "CLOUDY", "SAR", "WEIGHTS", "DEVICE", "TILE_SIZE", "OVERLAP", "OUTPUT_TYPE", "KEEP_CLEAR",
-        "BATCH_SIZE", "COG", "OUTPUT",
+        "BATCH_SIZE", "COG", "PRECISION", "OUTPUT",
     ]  # fmt: skip
     definition = alg.parameterDefinition
     assert definition("TILE_SIZE").defaultValue() == DEFAULT_TILE_SIZE
@@ -75,6 +75,11 @@ def test_parameters_and_defaults(qgis_app: Any) -> None:
         and definition("OUTPUT_TYPE").defaultValue() == 0
     )
     assert definition("WEIGHTS").extension() == "pth"
+    from glfcr_qgis.core.inference import PRECISIONS
+
+    assert (
+        definition("PRECISION").options() == list(PRECISIONS) and definition("PRECISION").defaultValue() == 0
+    )
     help_text = alg.shortHelpString()
     for words in (
         "13-band",

@@ -35,6 +35,8 @@ from .weights import default_weights_path, missing_weights_message, weights_file
 
 # enum index -> core value; the order is the order shown to the analyst
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+# core.inference.PRECISIONS, spelled out here because that module needs torch
+PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "float16")
 
 
 class RemoveCloudsAlgorithm(GlfcrAlgorithm):
@@ -50,6 +52,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     OUTPUT_TYPE = "OUTPUT_TYPE"
     KEEP_CLEAR = "KEEP_CLEAR"
     COG = "COG"
+    PRECISION = "PRECISION"
     OUTPUT = "OUTPUT"
 
     def name(self) -> str:
@@ -157,6 +160,12 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             QgsProcessingParameterBoolean(
                 self.COG, self.tr("Write a Cloud Optimized GeoTIFF (with overviews)"), defaultValue=False
             ),
+            QgsProcessingParameterEnum(
+                self.PRECISION,
+                self.tr("Network arithmetic (float32 exact; bfloat16, float16 faster on GPUs)"),
+                options=list(PRECISIONS),
+                defaultValue=0,
+            ),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -246,6 +255,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 output_type=OUTPUT_TYPES[self.parameterAsEnum(parameters, self.OUTPUT_TYPE, context)],
                 keep_clear=self.parameterAsBoolean(parameters, self.KEEP_CLEAR, context),
                 cog=self.parameterAsBoolean(parameters, self.COG, context),
+                precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
                 progress=hooks.progress,
                 is_canceled=hooks.is_canceled,
             )

@@ -81,6 +81,7 @@ _COG_SHARE = 0.05
 PathLike = str | os.PathLike[str]
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
+BatchPredictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -159,6 +160,7 @@ def remove_clouds(
     output_type: str = "UInt16",
     keep_clear: bool = False,
     cog: bool = False,
+    precision: str = "float32",
     progress: ProgressCallback | None = None,
     is_canceled: CancelCheck | None = None,
 ) -> RemoveCloudsResult:
@@ -183,6 +185,8 @@ def remove_clouds(
         keep_clear: keep the input values where the cloud mask finds the pixel clear, with a transition
             of a few pixels into the predicted cloud and shadow areas.
         cog: write a Cloud Optimized GeoTIFF with overviews.
+        precision: "float32" (exact), "bfloat16" or "float16" (CUDA only): autocast of the network's
+            convolutions and matrix products (see ``core.inference.predict``).
         progress: called with the fraction done, 0..1, after every batch.
         is_canceled: polled before every batch; when it returns True the run stops and writes nothing.
 
@@ -194,7 +198,7 @@ def remove_clouds(
         InputRasterError: wrong band counts, or grids that cannot be related.
         NoOverlapError: the SAR does not overlap the optical raster.
         TileSizeError: unusable tile size or overlap.
-        ParameterValueError: batch size below 1 or an unknown output type.
+        ParameterValueError: batch size below 1, or an unknown output type or precision.
         CheckpointError: the weights cannot be read or are not GLF-CR's.
         DeviceError: the device is not available.
         OutputWriteError: the output cannot be written.
@@ -207,6 +211,7 @@ def remove_clouds(
             f"Batch size {batch_size} is not a positive whole number of tiles; use 1 or more."
         )
     dtype = _output_dtype(output_type)
+    _check_precision(precision)
     output_path = Path(output_path)
     if output_path.suffix.lower() not in (".tif", ".tiff"):
         raise OutputWriteError(
@@ -240,8 +245,7 @@ def remove_clouds(
                 optical=optical,
                 aligned=aligned,
                 grid=grid,
-                model=model,
-                device=torch_device,
+                predict=_batch_predictor(model, torch_device, precision),
                 batch_size=int(batch_size),
                 dtype=dtype,
                 nodata=nodata,
@@ -250,7 +254,9 @@ def remove_clouds(
                 progress=lambda fraction: report(start + tile_share * fraction),
                 is_canceled=canceled,
             )
-            tags = output_tags(grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled)
+            tags = output_tags(
+                grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled, precision=precision
+            )
             profile = output_profile(
                 optical.profile,
                 count=len(S2_L1C_BANDS),
@@ -293,7 +299,9 @@ def remove_clouds(
     )
 
 
-def output_tags(grid: TileGrid, checksum: str, *, keep_clear: bool, sar_resampled: bool) -> dict[str, str]:
+def output_tags(
+    grid: TileGrid, checksum: str, *, keep_clear: bool, sar_resampled: bool, precision: str = "float32"
+) -> dict[str, str]:
     """Metadata recorded in the output GeoTIFF: model, checkpoint, tiling, software version.
 
     Args:
@@ -301,6 +309,7 @@ def output_tags(grid: TileGrid, checksum: str, *, keep_clear: bool, sar_resample
         checksum: SHA-256 of the checkpoint file, or "" when unknown (left out then).
         keep_clear: whether clear pixels kept their input values.
         sar_resampled: whether the SAR was resampled onto the optical grid.
+        precision: the arithmetic the network ran in.
 
     """
     tags = {
@@ -311,10 +320,20 @@ def output_tags(grid: TileGrid, checksum: str, *, keep_clear: bool, sar_resample
         "units": "Sentinel-2 L1C digital numbers (reflectance x 10000)",
         "keep_clear": str(bool(keep_clear)),
         "sar_resampled": str(bool(sar_resampled)),
+        "precision": precision,
     }
     if checksum:
         tags["checkpoint_sha256"] = checksum
     return tags
+
+
+def _check_precision(precision: str) -> None:
+    from .inference import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ParameterValueError(
+            f"Precision {precision!r} is not available; use one of {', '.join(PRECISIONS)}."
+        )
 
 
 def _output_dtype(output_type: str) -> type[np.generic]:
@@ -390,17 +409,26 @@ def _prepare_model(
     weights: PathLike | nn.Module, device: str | torch.device
 ) -> tuple[nn.Module, torch.device, str]:
     """Get the model in eval mode on the device, the device, and the checkpoint's SHA-256 ("" for a model)."""
-    from torch import nn
-
     from .device import resolve_device
+    from .inference import prepare_model
 
     torch_device = resolve_device(device)
-    if isinstance(weights, nn.Module):
-        return weights.to(torch_device).eval(), torch_device, ""
-    from .checkpoint import load_model
+    model = prepare_model(weights, torch_device)
+    checksum = sha256_file(weights) if isinstance(weights, str | os.PathLike) else ""
+    return model, torch_device, checksum
 
-    model = load_model(weights, device=torch_device)
-    return model, torch_device, sha256_file(weights)
+
+def _batch_predictor(model: nn.Module, device: torch.device, precision: str) -> BatchPredictor:
+    """Wrap the network for NumPy batches: float32 (B, 13, T, T) and (B, 2, T, T) -> (B, 13, T, T)."""
+    import torch
+
+    from .inference import predict
+
+    def run(cloudy: np.ndarray, sar: np.ndarray) -> np.ndarray:
+        inputs = torch.from_numpy(cloudy).to(device), torch.from_numpy(sar).to(device)
+        return predict(model, *inputs, precision=precision).float().cpu().numpy()
+
+    return run
 
 
 class ClearPixelShare:
@@ -478,8 +506,7 @@ class _SceneRun:
         optical: Any,
         aligned: SarOnOpticalGrid,
         grid: TileGrid,
-        model: nn.Module,
-        device: torch.device,
+        predict: BatchPredictor,
         batch_size: int,
         dtype: type[np.generic],
         nodata: float,
@@ -491,8 +518,7 @@ class _SceneRun:
         self.optical = optical
         self.aligned = aligned
         self.grid = grid
-        self.model = model
-        self.device = device
+        self.predict = predict
         self.batch_size = batch_size
         self.dtype = dtype
         self.nodata = nodata
@@ -575,11 +601,8 @@ class _SceneRun:
         if self.is_canceled():
             raise ProcessingCanceled("Remove Clouds was canceled; no output was written.")
         with self.timings.stage("infer"):
-            prediction = _predict(
-                self.model,
-                self.device,
-                np.stack([item[1] for item in batch]),
-                np.stack([item[2] for item in batch]),
+            prediction = self.predict(
+                np.stack([item[1] for item in batch]), np.stack([item[2] for item in batch])
             )
         with self.timings.stage("blend"):
             size = self.grid.tile_size
@@ -626,15 +649,6 @@ class _SceneRun:
             self._weights[:overlap] = self._weights[stride : stride + overlap]
         self._values[:, overlap:] = 0.0
         self._weights[overlap:] = 0.0
-
-
-def _predict(model: nn.Module, device: torch.device, cloudy: np.ndarray, sar: np.ndarray) -> np.ndarray:
-    """Run the network on a batch: float32 (B, 13, T, T) and (B, 2, T, T) normalised -> (B, 13, T, T)."""
-    import torch
-
-    with torch.inference_mode():
-        prediction = model(torch.from_numpy(cloudy).to(device), torch.from_numpy(sar).to(device))
-        return prediction.float().cpu().numpy()
 
 
 def _network_inputs(cloudy_dn: np.ndarray, sar_db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
