@@ -26,19 +26,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--authors", action="store_true", help="also time the authors' implementation")
+    parser.add_argument("--attention-chunk", type=int, default=0,
+                        help="windows per attention step (0: the product's setting; 100000: all at once)")
+    parser.add_argument("--channels-last", action="store_true", help="NHWC tensors for the convolutions")
     args = parser.parse_args()
 
     import torch
 
     from glfcr_qgis.core.inference import predict, prepare_model
 
+    import glfcr_qgis.core.network as network
+
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.attention_chunk:
+        network.ATTENTION_CHUNK = args.attention_chunk  # read at every forward
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with tempfile.TemporaryDirectory() as scratch:
         weights = random_checkpoint(Path(scratch))
         model = prepare_model(weights, device)
+        layout = torch.channels_last if args.channels_last else torch.contiguous_format
+        model = model.to(memory_format=layout)
         authors_cache = {}
         print(f"machine: {machine()}")
         print(f"command: network_throughput.py {' '.join(_argv())}\n")
@@ -46,8 +55,8 @@ def main() -> None:
         for size in args.sizes:
             for batch in args.batches:
                 generator = torch.Generator().manual_seed(size + batch)
-                cloudy = torch.rand(batch, 13, size, size, generator=generator).to(device)
-                sar = torch.rand(batch, 2, size, size, generator=generator).to(device)
+                cloudy = torch.rand(batch, 13, size, size, generator=generator).to(device, memory_format=layout)
+                sar = torch.rand(batch, 2, size, size, generator=generator).to(device, memory_format=layout)
                 seconds = median_seconds(lambda: predict(model, cloudy, sar, precision=args.precision),
                                          args.repeats, sync=sync)
                 pixels = batch * size * size
