@@ -112,3 +112,12 @@ def test_autograd_path_equals_inference_path_and_backpropagates(model: GLFCR) ->
     table = model.RDBs[0].convs[1].attn.relative_position_bias_table
     assert table.grad is not None and table.grad.abs().sum() > 0
     model.zero_grad(set_to_none=True)
+
+
+def test_core_functions_stay_callable_after_their_modules_load() -> None:
+    import glfcr_qgis.core as core
+    import glfcr_qgis.core.cloud_mask  # noqa: F401  (binds the submodule on the package)
+    import glfcr_qgis.core.remove_clouds  # noqa: F401
+
+    assert callable(core.remove_clouds) and core.remove_clouds.__name__ == "remove_clouds"
+    assert callable(core.cloud_mask) and core.cloud_mask.__name__ == "cloud_mask"

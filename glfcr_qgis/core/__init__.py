@@ -8,6 +8,8 @@ Python without torch.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 from .errors import (
@@ -73,3 +75,21 @@ def __getattr__(name: str) -> Any:
     value = getattr(module, name)
     globals()[name] = value
     return value
+
+
+class _CorePackage(types.ModuleType):
+    """Keeps ``core.remove_clouds`` (and the like) the function when its module of the same name loads.
+
+    Importing a submodule binds it on its package under its own name; for the functions named like
+    their modules, the function is what users call, so it keeps the name.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            function = getattr(value, name, None)
+            if callable(function):
+                value = function
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _CorePackage
