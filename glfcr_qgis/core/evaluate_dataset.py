@@ -24,6 +24,8 @@ from torch import nn
 
 from .dataset import SPLITS, Triplet, list_triplets
 from .errors import DatasetError, ParameterValueError, ProcessingCanceled
+from .device import resolve_device
+from .inference import predict, prepare_model
 from .metrics import METRIC_NAMES, metric_maps
 from .normalization import S1_BANDS, S2_L1C_BANDS, fill_nan_with_mean, normalize_optical, normalize_sar
 from .raster_io import PathLike, open_raster, sha256_file
@@ -177,8 +179,7 @@ def evaluate_dataset(
         cloudy, sar, cloudfree = (
             torch.from_numpy(np.stack(arrays)).to(torch_device) for arrays in zip(*batch.arrays, strict=True)
         )
-        with torch.no_grad():
-            prediction = model(cloudy, sar)
+        prediction = predict(model, cloudy, sar)
         if prediction.shape != cloudfree.shape:
             raise DatasetError(
                 f"The model returned {tuple(prediction.shape)} for inputs {tuple(cloudy.shape)}; "
@@ -282,14 +283,11 @@ def _load_network(
     weights: PathLike | nn.Module, device: str | torch.device
 ) -> tuple[nn.Module, torch.device, str, str]:
     """Load the model: (model in eval mode, device, checkpoint path, SHA-256); paths "" for a model object."""
-    from .device import resolve_device
-
     torch_device = resolve_device(device)
+    model = prepare_model(weights, torch_device)
     if isinstance(weights, nn.Module):
-        return weights.to(torch_device).eval(), torch_device, "", ""
-    from .checkpoint import load_model
-
-    return load_model(weights, device=torch_device), torch_device, os.fspath(weights), sha256_file(weights)
+        return model, torch_device, "", ""
+    return model, torch_device, os.fspath(weights), sha256_file(weights)
 
 
 def _panels(
