@@ -122,3 +122,18 @@ def test_network_reference_on_cuda() -> None:
     with torch.inference_mode():
         output = model(io["cloudy"].cuda(), io["sar"].cuda()).cpu()
     assert (output - io["output"]).abs().max().item() <= 1e-4
+
+
+def test_fused_filter_generation_equals_conv_then_filter() -> None:
+    from glfcr_qgis.core.dynamic_filter import generate_and_apply_filters
+
+    generator = torch.Generator().manual_seed(2)
+    channels, features, k = 5, 7, 5
+    conv = torch.nn.Conv2d(features, channels * k * k, 1)
+    input = torch.randn(2, channels, 9, 6, generator=generator)
+    hidden = torch.randn(2, features, 9, 6, generator=generator)
+    with torch.no_grad():
+        expected = kernel_conv2d_torch(input, torch.nn.functional.leaky_relu(conv(hidden), 0.1), k)
+        for chunk in (1, 2, 8):
+            fused = generate_and_apply_filters(input, hidden, conv.weight, conv.bias, k, 0.1, channel_chunk=chunk)
+            assert (fused - expected).abs().max().item() <= 1e-5

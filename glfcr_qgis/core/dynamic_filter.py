@@ -91,3 +91,53 @@ def _warn_cuda_fallback() -> None:
             GlfcrWarning,
             stacklevel=3,
         )
+
+
+def generate_and_apply_filters(
+    input: torch.Tensor,
+    features: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    kernel_size: int,
+    negative_slope: float,
+    channel_chunk: int = 8,
+) -> torch.Tensor:
+    """``kernel_conv2d(input, leaky_relu(conv1x1(features)), K)`` without the full filter tensor.
+
+    The authors' filter generator ends in a 1x1 convolution to C*K*K channels (2400 for GLF-CR,
+    157 MB per 256-pixel tile) that the dynamic filter reads once. Here the filters of a few
+    channels at a time are made and used while they are in cache. Inference only (no autograd).
+
+    Args:
+        input: (B, C, H, W) features to filter.
+        features: (B, F, H, W) input of the generator's last 1x1 convolution.
+        weight: (C*K*K, F, 1, 1) weight of that convolution; bias: (C*K*K,).
+        kernel_size: K, odd.
+        negative_slope: slope of the LeakyReLU after the convolution.
+        channel_chunk: channels of ``input`` handled per step.
+
+    Returns:
+        (B, C, H, W) filtered features.
+    """
+    b, c, h, w = input.shape
+    k = kernel_size
+    taps_per_channel = k * k
+    if weight.shape[0] != c * taps_per_channel:
+        raise ValueError(f"weight must have {c * taps_per_channel} output channels, got {weight.shape[0]}")
+    half = (k - 1) // 2
+    padded = F.pad(input, (half, half, half, half), mode="replicate") if half else input
+    matrix = weight.view(weight.shape[0], -1)
+    flat_features = features.reshape(b, features.shape[1], h * w)
+    out = torch.empty_like(input)
+    for start in range(0, c, channel_chunk):
+        stop = min(c, start + channel_chunk)
+        rows = slice(start * taps_per_channel, stop * taps_per_channel)
+        taps = torch.matmul(matrix[rows], flat_features).add_(bias[rows].view(1, -1, 1))
+        taps = F.leaky_relu_(taps, negative_slope).view(b, stop - start, taps_per_channel, h, w)
+        part = padded[:, start:stop]
+        accumulator = out[:, start:stop]
+        torch.mul(part[:, :, 0:h, 0:w], taps[:, :, 0], out=accumulator)
+        for tap in range(1, taps_per_channel):
+            i, j = divmod(tap, k)
+            accumulator.addcmul_(part[:, :, i : i + h, j : j + w], taps[:, :, tap])
+    return out

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .dynamic_filter import kernel_conv2d
+from .dynamic_filter import generate_and_apply_filters, kernel_conv2d
 from .errors import TileSizeError
 
 OPTICAL_BANDS = 13
@@ -170,7 +170,8 @@ class WindowAttention(nn.Module):
 
     def _split_heads(self, x: torch.Tensor, qkv: nn.Linear) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         windows, tokens, channels = x.shape
-        q, k, v = qkv(x).view(windows, tokens, 3, self.heads, channels // self.heads).permute(2, 0, 3, 1, 4)
+        # one copy into (3, windows, heads, N, d) here spares a copy per chunk in the matrix products
+        q, k, v = qkv(x).view(windows, tokens, 3, self.heads, channels // self.heads).permute(2, 0, 3, 1, 4).contiguous()
         return q * self.scale, k, v
 
     def forward(
@@ -196,7 +197,7 @@ class WindowAttention(nn.Module):
         fuse_weight = self.attn_fuse_1x1conv.weight.view(self.heads, self.heads)
         fuse_bias = self.attn_fuse_1x1conv.bias.view(1, self.heads, 1)
         in_place = not torch.is_grad_enabled()
-        out, out_sar = [], []
+        out, out_sar = (torch.empty_like(v), torch.empty_like(v_sar)) if in_place else ([], [])
         for start in range(0, windows, chunk):
             part = slice(start, start + chunk)
             n = min(chunk, windows - start)
@@ -214,11 +215,17 @@ class WindowAttention(nn.Module):
                 logits.addcmul_(difference, gate.sigmoid_())
             else:
                 logits = logits + difference * gate.sigmoid()
-            out.append(logits.softmax(dim=-1) @ v[part])
-            out_sar.append(logits_sar.softmax(dim=-1) @ v_sar[part])
-        out_all = torch.cat(out).transpose(1, 2).reshape(windows, tokens, channels)
-        out_sar_all = torch.cat(out_sar).transpose(1, 2).reshape(windows, tokens, channels)
-        return self.proj(out_all), self.proj_SAR(out_sar_all)
+            if in_place:
+                torch.matmul(logits.softmax(dim=-1), v[part], out=out[part])
+                torch.matmul(logits_sar.softmax(dim=-1), v_sar[part], out=out_sar[part])
+            else:
+                out.append(logits.softmax(dim=-1) @ v[part])
+                out_sar.append(logits_sar.softmax(dim=-1) @ v_sar[part])
+        if not in_place:
+            out, out_sar = torch.cat(out), torch.cat(out_sar)
+        out = out.transpose(1, 2).reshape(windows, tokens, channels)
+        out_sar = out_sar.transpose(1, 2).reshape(windows, tokens, channels)
+        return self.proj(out), self.proj_SAR(out_sar)
 
 
 def _largest_divisor_at_most(n: int, limit: int) -> int:
@@ -270,12 +277,17 @@ class RDBConv(nn.Module):
             out_sar = torch.roll(out_sar, shifts=(shift, shift), dims=(1, 2))
         return out, out_sar
 
-    def forward(
+    def grow(
         self, x: torch.Tensor, x_sar: torch.Tensor, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Args: x, x_sar (B, Cin, H, W); mask: shifted-window mask for this size (used if shifted).
+        """The layer's new channels.
 
-        Returns: both streams as (B, Cin + growth, H, W).
+        Args:
+            x, x_sar: (B, Cin, H, W) dense features of both streams.
+            mask: shifted-window mask for this size (used if the layer is shifted).
+
+        Returns:
+            Both streams' new features, (B, growth, H, W) each (channels-last views).
         """
         conv = self.conv(x)
         conv_sar = self.conv_SAR(x_sar)
@@ -285,10 +297,14 @@ class RDBConv(nn.Module):
         y = y + self.mlp(self.norm2(y))
         y_sar = conv_sar.permute(0, 2, 3, 1) + attended_sar
         y_sar = y_sar + self.mlp_SAR(self.norm2_SAR(y_sar))
-        return (
-            torch.cat((x, y.permute(0, 3, 1, 2)), 1),
-            torch.cat((x_sar, y_sar.permute(0, 3, 1, 2)), 1),
-        )
+        return y.permute(0, 3, 1, 2), y_sar.permute(0, 3, 1, 2)
+
+    def forward(
+        self, x: torch.Tensor, x_sar: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The authors' dense layer: both streams as (B, Cin + growth, H, W)."""
+        y, y_sar = self.grow(x, x_sar, mask)
+        return torch.cat((x, y), 1), torch.cat((x_sar, y_sar), 1)
 
 
 class RDB(nn.Module):
@@ -305,9 +321,25 @@ class RDB(nn.Module):
     def forward(
         self, x: torch.Tensor, x_sar: torch.Tensor, mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        dense, dense_sar = x, x_sar
-        for layer in self.convs:
-            dense, dense_sar = layer(dense, dense_sar, mask)
+        if torch.is_grad_enabled():
+            dense, dense_sar = x, x_sar
+            for layer in self.convs:
+                dense, dense_sar = layer(dense, dense_sar, mask)
+        else:
+            # Without autograd, every layer writes its channels into one buffer instead of
+            # concatenating ever longer copies (in-place writes would break the backward pass).
+            batch, channels, height, width = x.shape
+            total = channels + sum(layer.conv[0].out_channels for layer in self.convs)
+            dense = x.new_empty(batch, total, height, width)
+            dense_sar = x_sar.new_empty(batch, total, height, width)
+            dense[:, :channels] = x
+            dense_sar[:, :channels] = x_sar
+            for layer in self.convs:
+                y, y_sar = layer.grow(dense[:, :channels], dense_sar[:, :channels], mask)
+                grown = channels + y.shape[1]
+                dense[:, channels:grown] = y
+                dense_sar[:, channels:grown] = y_sar
+                channels = grown
         return self.LFF(dense) + x, self.LFF_SAR(dense_sar) + x_sar
 
 
@@ -317,7 +349,8 @@ class ConvLeaky(nn.Sequential):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int) -> None:
         super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel_size, padding=(kernel_size - 1) // 2),
-            nn.LeakyReLU(0.1),
+            # in place: the last one runs over K*K*96 channels, the largest tensor of the network
+            nn.LeakyReLU(0.1, inplace=True),
         )
 
 
@@ -328,7 +361,7 @@ class ResBlock(nn.Module):
         super().__init__()
         self.stem = nn.Sequential(
             nn.Conv2d(channels, channels, kernel_size, padding=(kernel_size - 1) // 2),
-            nn.LeakyReLU(0.1),
+            nn.LeakyReLU(0.1, inplace=True),
             nn.Conv2d(channels, channels, kernel_size, padding=(kernel_size - 1) // 2),
         )
 
@@ -398,8 +431,16 @@ class GLFCR(nn.Module):
 
     def fuse(self, optical: torch.Tensor, sar: torch.Tensor, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Local fusion after block ``index``: dynamic filtering of SAR, then gated exchange both ways."""
-        filters = self.DF[index](optical, sar)
-        sar_filtered = kernel_conv2d(sar, filters, DYNAMIC_KERNEL)
+        generator = self.DF[index]
+        if sar.device.type == "cpu" and not torch.is_grad_enabled():
+            # the 2400-channel filters are made and used a few channels at a time (same values)
+            last = generator.fac_warp[-1]
+            sar_filtered = generate_and_apply_filters(
+                sar, generator.fac_warp[:-1](torch.cat([optical, sar], 1)), last[0].weight, last[0].bias,
+                DYNAMIC_KERNEL, last[1].negative_slope,
+            )
+        else:
+            sar_filtered = kernel_conv2d(sar, generator(optical, sar), DYNAMIC_KERNEL)
         difference = sar_filtered - optical
         new_optical = optical + difference * torch.sigmoid(self.sar_fuse_1x1conv[index](difference))
         difference = new_optical - sar_filtered
