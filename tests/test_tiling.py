@@ -100,3 +100,23 @@ def test_reflect_index_matches_numpy_reflect_padding(length: int) -> None:
     values = np.arange(length) * 10
     padded = np.pad(values, (0, pad), mode="reflect") if length > 1 else np.full(length + pad, values[0])
     np.testing.assert_array_equal(values[reflect_index(np.arange(length + pad), length)], padded)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "tile", "overlap", "expected"),
+    [(1024, 1024, 256, 32, 240), (10980, 10980, 256, 32, 256), (1024, 1024, 512, 32, 368), (256, 256, 256, 0, 256)],
+)
+def test_tiles_shrink_to_just_cover_the_scene(height: int, width: int, tile: int, overlap: int, expected: int) -> None:
+    grid = TileGrid.for_scene(height, width, tile, overlap)
+    assert grid.tile_size == expected
+    requested = TileGrid(height, width, tile, overlap)
+    # as many tiles as the requested size needs, never more pixels for the network
+    assert (grid.rows, grid.cols) == (requested.rows, requested.cols)
+    assert grid.overlap_cost <= requested.overlap_cost
+
+
+@pytest.mark.parametrize(("height", "width"), [(1000, 700), (257, 1999), (480, 480), (97, 3001)])
+def test_balanced_tiles_still_cover_the_scene(height: int, width: int) -> None:
+    grid = TileGrid.for_scene(height, width, 256, 32)
+    assert grid.tile_size % 16 == 0 and grid.tile_size <= 256
+    assert grid.padded_height >= height and grid.padded_width >= width
