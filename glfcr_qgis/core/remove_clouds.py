@@ -62,8 +62,12 @@ if TYPE_CHECKING:  # torch is imported when a run starts, so the defaults here c
     import torch
     from torch import nn
 
-# to be set from bench/
-DEFAULT_TILE_SIZE = 256
+# Defaults from bench/ on the 2-core CPU (BENCHMARKS.md): the network runs 16.4-17.5k px/s for tiles of
+# 256 to 384 and 14.3k at 512, so the largest tile before that drop, 384, gives the least overlap for the
+# same speed (tiles shrink to just cover the scene: 368 on a 1024 scene, 1.16x its pixels; 384 on a
+# full Sentinel-2 tile, 1.25x). A 32-pixel overlap (16 at the network's half resolution) is blended
+# away; batches above 1 were slower on the CPU (256 x 4: 14.8k px/s against 17.4k).
+DEFAULT_TILE_SIZE = 384
 DEFAULT_OVERLAP = 32
 DEFAULT_BATCH_SIZE = 1
 
