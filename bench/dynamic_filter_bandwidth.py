@@ -25,7 +25,7 @@ def main() -> None:
 
     import torch
 
-    from glfcr_qgis.core.dynamic_filter import kernel_conv2d_torch
+    from glfcr_qgis.core.model.dynamic_filter import kernel_conv2d_torch
     from glfcr_qgis.kernels.kernel_conv2d import kernel_conv2d_cupy
 
     if not torch.cuda.is_available():

@@ -33,14 +33,13 @@ def main() -> None:
 
     import torch
 
-    from glfcr_qgis.core.inference import predict, prepare_model
-
-    import glfcr_qgis.core.network as network
+    import glfcr_qgis.core.model.attention as attention
+    from glfcr_qgis.core.model.inference import predict, prepare_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.attention_chunk:
-        network.ATTENTION_CHUNK = args.attention_chunk  # read at every forward
+        attention.ATTENTION_CHUNK = args.attention_chunk  # read at every forward
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with tempfile.TemporaryDirectory() as scratch:
@@ -84,7 +83,7 @@ def _authors_network(weights: Path, size: int, device):  # noqa: ANN001, ANN202
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     from authors_glfcr import RDN_residual_CR
 
-    from glfcr_qgis.core.checkpoint import load_state_dict
+    from glfcr_qgis.core.model.checkpoint import load_state_dict
 
     network = RDN_residual_CR(size)
     state = {k: v for k, v in load_state_dict(weights).items() if not k.endswith("attn_mask")}

@@ -27,8 +27,8 @@ def _peak_mib() -> float:
 
 
 def child(args: argparse.Namespace) -> None:
-    from glfcr_qgis.core.inference import prepare_model
-    from glfcr_qgis.core.remove_clouds import remove_clouds
+    from glfcr_qgis.core.model.inference import prepare_model
+    from glfcr_qgis.core.scene.pipeline import remove_clouds
 
     model = prepare_model(args.weights, "cpu")
     if args.baseline_only:

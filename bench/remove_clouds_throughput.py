@@ -35,8 +35,8 @@ def main() -> None:
     parser.add_argument("--scene-dir", type=Path, help="reuse or keep the synthetic scene here")
     args = parser.parse_args()
 
-    from glfcr_qgis.core.inference import prepare_model
-    from glfcr_qgis.core.remove_clouds import remove_clouds
+    from glfcr_qgis.core.model.inference import prepare_model
+    from glfcr_qgis.core.scene.pipeline import remove_clouds
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch_dir = Path(scratch)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 
 import torch
-
 from qgis_helpers import SHARED_DIR
 
 REFERENCE_CHECKPOINT = SHARED_DIR / "reference" / "glfcr_random_ckpt.pth"

@@ -7,6 +7,7 @@ import warnings
 
 import pytest
 from qgis.core import QgsProcessingException
+from qgis_helpers import RecordingFeedback
 
 from glfcr_qgis import dependencies
 from glfcr_qgis.algorithms.base import GlfcrAlgorithm
@@ -18,7 +19,6 @@ from glfcr_qgis.dependencies import (
     torch_available,
     venv_site_packages,
 )
-from qgis_helpers import RecordingFeedback
 
 
 class _Algorithm(GlfcrAlgorithm):

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from qgis.core import QgsApplication
-
 from qgis_helpers import (
     REPO_ROOT,
     enable_plugin_in_profile,

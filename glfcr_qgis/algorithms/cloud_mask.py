@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qgis.PyQt.QtCore import QCoreApplication
 from qgis.core import (
     QgsMapLayer,
     QgsProcessingContext,
@@ -16,8 +15,10 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
+from qgis.PyQt.QtCore import QCoreApplication
 
-from ..core.cloud_mask import DEFAULT_THRESHOLD, cloud_mask
+from ..core.scene.cloud_detector import DEFAULT_THRESHOLD
+from ..core.scene.cloud_masking import cloud_mask
 from .base import GlfcrAlgorithm
 
 CLOUD_MASK_STYLE = Path(__file__).resolve().parents[1] / "styles" / "cloud_mask.qml"

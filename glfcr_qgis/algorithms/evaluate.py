@@ -14,7 +14,7 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
-from ..core.cloud_mask import DEFAULT_THRESHOLD
+from ..core.scene.cloud_detector import DEFAULT_THRESHOLD
 from .base import GlfcrAlgorithm
 
 # metric name in the core (the torch-free copy of metrics.METRIC_NAMES) -> number output
@@ -155,7 +155,7 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         report_html = self.parameterAsFileOutput(parameters, self.REPORT_HTML, context) or None
 
         with self.core_call(feedback) as hooks:
-            from ..core.evaluate import evaluate_layers
+            from ..core.evaluation.layers import evaluate_layers
 
             result = evaluate_layers(
                 sources[self.PREDICTION],

@@ -198,7 +198,7 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
             for name in (self.REPORT_JSON, self.REPORT_CSV, self.REPORT_HTML, self.HISTORY)
         }
         with self.core_call(feedback) as hooks:
-            from ..core.evaluate_dataset import evaluate_dataset
+            from ..core.evaluation.dataset_evaluation import evaluate_dataset
 
             result = evaluate_dataset(
                 self.parameterAsFile(parameters, self.DATA_ROOT, context),

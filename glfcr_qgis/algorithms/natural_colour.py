@@ -13,7 +13,7 @@ from qgis.core import (
     QgsRasterMinMaxOrigin,
 )
 
-from ..core.normalization import NATURAL_COLOUR_BANDS
+from ..core.io.normalization import NATURAL_COLOUR_BANDS
 
 # 1-based band numbers of B4, B3, B2 in the L1C band order
 RED_BAND, GREEN_BAND, BLUE_BAND = (index + 1 for index in NATURAL_COLOUR_BANDS)

@@ -17,17 +17,17 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
-from ..core.alignment import check_overlap
 from ..core.errors import CheckpointError, GlfcrError
-from ..core.raster_io import open_raster
-from ..core.remove_clouds import (
+from ..core.io.alignment import check_overlap
+from ..core.io.raster_io import open_raster
+from ..core.scene.output_writer import OUTPUT_TYPES
+from ..core.scene.pipeline import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_OVERLAP,
     DEFAULT_TILE_SIZE,
-    OUTPUT_TYPES,
     remove_clouds,
 )
-from ..core.tiling import validate_tiling
+from ..core.scene.tiling import validate_tiling
 from ..dependencies import MISSING_TORCH_MESSAGE, torch_available
 from .base import GlfcrAlgorithm
 from .natural_colour import NaturalColourStyler

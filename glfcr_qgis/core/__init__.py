@@ -1,54 +1,57 @@
 """GLF-CR core: a plain Python library (no QGIS) for SAR-guided cloud removal on Sentinel-2.
 
-Names that need PyTorch (network, checkpoints, inference, metrics, Remove Clouds, Evaluate) are
-imported on first use, so the parts that do not (cloud mask, raster I/O, normalisation) work in a
-Python without torch.
+One subpackage per concern (``docs/architecture.md`` is the map):
+
+- ``model``: the GLF-CR network, its dynamic filter, checkpoints, device choice and inference (torch).
+- ``io``: raster reading and writing, SAR-onto-optical alignment, normalisation, band checks.
+- ``scene``: whole scenes: tiling and blending, the cloud-removal pipeline, the cloud/shadow mask.
+- ``evaluation``: metrics, layer evaluation, SEN12MS-CR listing and evaluation, reports.
+
+The public API is re-exported here and imported on first use (PEP 562), so the parts that need no
+torch (cloud mask, raster I/O, normalisation) work in a Python without it.
 """
 
 from __future__ import annotations
-
-import importlib
-import sys
-import types
-from typing import Any
 
 from .errors import (
     CheckpointError,
     DatasetError,
     DeviceError,
     GlfcrError,
+    GlfcrWarning,
     InputRasterError,
     MissingDependencyError,
     NoOverlapError,
     OutputWriteError,
+    ParameterValueError,
     ProcessingCanceled,
     RasterReadError,
     TileSizeError,
 )
+from .lazy import lazy_exports
 
-# public name -> module that defines it; imported lazily (PEP 562)
+# public name -> the module (relative to this package) that defines it
 _LAZY = {
-    "GlfcrWarning": "errors",
-    "GLFCR": "network",
-    "kernel_conv2d": "dynamic_filter",
-    "load_model": "checkpoint",
-    "load_state_dict": "checkpoint",
-    "save_checkpoint": "checkpoint",
-    "resolve_device": "device",
-    "remove_clouds": "remove_clouds",
-    "cloud_mask": "cloud_mask",
-    "psnr": "metrics",
-    "ssim": "metrics",
-    "ssim_centered": "metrics",
-    "mae": "metrics",
-    "rmse": "metrics",
-    "sam": "metrics",
-    "evaluate_layers": "evaluate",
-    "evaluate_dataset": "evaluate_dataset",
-    "list_triplets": "dataset",
-    "cloud_shadow_mask": "cloud_mask",
-    "CloudMaskResult": "cloud_mask",
-    "ParameterValueError": "errors",
+    "GLFCR": "model.network",
+    "kernel_conv2d": "model.dynamic_filter",
+    "load_model": "model.checkpoint",
+    "load_state_dict": "model.checkpoint",
+    "save_checkpoint": "model.checkpoint",
+    "resolve_device": "model.device",
+    "remove_clouds": "scene.pipeline",
+    "RemoveCloudsResult": "scene.pipeline",
+    "cloud_mask": "scene.cloud_masking",
+    "CloudMaskResult": "scene.cloud_masking",
+    "cloud_shadow_mask": "scene.cloud_detector",
+    "psnr": "evaluation.metrics",
+    "ssim": "evaluation.metrics",
+    "ssim_centered": "evaluation.metrics",
+    "mae": "evaluation.metrics",
+    "rmse": "evaluation.metrics",
+    "sam": "evaluation.metrics",
+    "evaluate_layers": "evaluation.layers",
+    "evaluate_dataset": "evaluation.dataset_evaluation",
+    "list_triplets": "evaluation.sen12mscr",
 }
 
 __all__ = [
@@ -56,10 +59,12 @@ __all__ = [
     "DatasetError",
     "DeviceError",
     "GlfcrError",
+    "GlfcrWarning",
     "InputRasterError",
     "MissingDependencyError",
     "NoOverlapError",
     "OutputWriteError",
+    "ParameterValueError",
     "ProcessingCanceled",
     "RasterReadError",
     "TileSizeError",
@@ -67,29 +72,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f".{module_name}", __name__)
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-class _CorePackage(types.ModuleType):
-    """Keeps ``core.remove_clouds`` (and the like) the function when its module of the same name loads.
-
-    Importing a submodule binds it on its package under its own name; for the functions named like
-    their modules, the function is what users call, so it keeps the name.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
-            function = getattr(value, name, None)
-            if callable(function):
-                value = function
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _CorePackage
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,0 +1,97 @@
+"""Scoring cloud removal: metrics, windowed metric sums, layer evaluation, SEN12MS-CR listing and evaluation, reports.
+
+Public names are re-exported here and imported on first use (PEP 562), so importing one module
+of this package does not import the others.
+"""
+
+from __future__ import annotations
+
+from ..lazy import lazy_exports
+
+# public name -> module of this package that defines it
+_EXPORTS = {
+    "SSIM_WINDOW_SIZE": "metrics",
+    "SSIM_SIGMA": "metrics",
+    "SSIM_HALO": "metrics",
+    "SSIM_C1": "metrics",
+    "SSIM_C2": "metrics",
+    "PSNR_IDENTICAL": "metrics",
+    "METRIC_NAMES": "metrics",
+    "METRIC_LABELS": "metrics",
+    "ContextMargins": "metrics",
+    "NO_CONTEXT": "metrics",
+    "as_image_batch": "metrics",
+    "as_pixel_mask": "metrics",
+    "gaussian_window": "metrics",
+    "ssim_map": "metrics",
+    "sam_map": "metrics",
+    "psnr_from_mse": "metrics",
+    "psnr": "metrics",
+    "ssim": "metrics",
+    "ssim_centered": "metrics",
+    "mae": "metrics",
+    "rmse": "metrics",
+    "sam": "metrics",
+    "check_same_shape": "metrics",
+    "weighted_sum": "metrics",
+    "MetricSums": "metric_sums",
+    "total": "metric_sums",
+    "MetricMaps": "metric_sums",
+    "metric_maps": "metric_sums",
+    "SUBSETS": "layers",
+    "SUBSET_LABELS": "layers",
+    "DEFAULT_WINDOW_SIZE": "layers",
+    "QUICKLOOK_SIDE": "layers",
+    "LayerEvaluation": "layers",
+    "evaluate_layers": "layers",
+    "check_same_grid": "layers",
+    "SPLITS": "sen12mscr",
+    "CSV_SPLIT_CODES": "sen12mscr",
+    "TEST_SCENES": "sen12mscr",
+    "VALIDATION_SCENES": "sen12mscr",
+    "MISSING_LISTED": "sen12mscr",
+    "Triplet": "sen12mscr",
+    "official_split": "sen12mscr",
+    "read_data_csv": "sen12mscr",
+    "scan_official_layout": "sen12mscr",
+    "list_triplets": "sen12mscr",
+    "CROPS": "dataset_evaluation",
+    "CENTER_CROP_SIZE": "dataset_evaluation",
+    "SIZE_MULTIPLE": "dataset_evaluation",
+    "DEFAULT_MODEL_NAME": "dataset_evaluation",
+    "QUICKLOOK_FIRST": "dataset_evaluation",
+    "QUICKLOOK_WORST": "dataset_evaluation",
+    "ImageScore": "dataset_evaluation",
+    "DatasetEvaluation": "dataset_evaluation",
+    "evaluate_dataset": "dataset_evaluation",
+    "load_triplet": "dataset_evaluation",
+    "quicklook_panels": "dataset_report",
+    "QuicklookPicker": "dataset_report",
+    "write_dataset_reports": "dataset_report",
+    "SOFTWARE": "reports",
+    "STRETCH_PERCENTILES": "reports",
+    "run_metadata": "reports",
+    "format_metric": "reports",
+    "json_ready": "reports",
+    "write_text": "reports",
+    "write_json": "reports",
+    "write_csv": "reports",
+    "append_json_line": "reports",
+    "encode_png": "reports",
+    "png_data_uri": "reports",
+    "stretch_limits": "reports",
+    "natural_colour": "reports",
+    "error_colour": "reports",
+    "comparison_panels": "reports",
+    "html_table": "reports",
+    "html_settings": "reports",
+    "html_figure": "reports",
+    "html_page": "reports",
+    "metric_header": "reports",
+    "metric_cells": "reports",
+}
+
+__all__ = list(_EXPORTS)
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

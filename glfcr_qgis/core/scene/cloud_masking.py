@@ -1,0 +1,189 @@
+"""Cloud Mask of a whole scene: the authors' detector (``cloud_detector``) block by block, written as GeoTIFFs.
+
+A first pass gathers the scene-wide shadow statistics, a second classifies each block with its halo
+and writes the class raster (with a palette) and, optionally, the continuous cloud score.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.io import DatasetWriter
+
+from ..errors import GlfcrWarning
+from ..io.raster_io import (
+    atomic_output,
+    iter_windows,
+    open_raster,
+    output_profile,
+    set_band_descriptions,
+    window_count,
+)
+from .cloud_detector import (
+    CLASS_COLORS,
+    CLASS_NAMES,
+    CLEAR,
+    CLOUD,
+    DEFAULT_THRESHOLD,
+    MASK_NODATA,
+    ROLE,
+    SCORE_NODATA,
+    SHADOW,
+    CancelCallback,
+    ProgressCallback,
+    check_canceled,
+    check_threshold,
+    scene_shadow_statistics,
+    window_cloud_shadow_mask,
+)
+
+
+@dataclass(frozen=True)
+class CloudMaskResult:
+    """What :func:`cloud_mask` wrote and found.
+
+    Attributes:
+        mask_path: the class raster (Byte: 0 clear, 1 cloud, 2 cloud shadow, 255 nodata).
+        score_path: the continuous cloud score raster (Float32), or None when not asked for.
+        threshold: cloud score threshold used.
+        cloud_pixels: pixels classed cloud.
+        shadow_pixels: pixels classed cloud shadow.
+        clear_pixels: pixels classed clear.
+        nodata_pixels: pixels without data in the input.
+    """
+
+    mask_path: Path
+    score_path: Path | None
+    threshold: float
+    cloud_pixels: int
+    shadow_pixels: int
+    clear_pixels: int
+    nodata_pixels: int
+
+    @property
+    def valid_pixels(self) -> int:
+        """Pixels with data (cloud + shadow + clear)."""
+        return self.cloud_pixels + self.shadow_pixels + self.clear_pixels
+
+    def _fraction(self, count: int) -> float:
+        return count / self.valid_pixels if self.valid_pixels else 0.0
+
+    @property
+    def cloud_fraction(self) -> float:
+        """Share of the valid pixels classed cloud (0..1)."""
+        return self._fraction(self.cloud_pixels)
+
+    @property
+    def shadow_fraction(self) -> float:
+        """Share of the valid pixels classed cloud shadow (0..1)."""
+        return self._fraction(self.shadow_pixels)
+
+    @property
+    def clear_fraction(self) -> float:
+        """Share of the valid pixels classed clear (0..1)."""
+        return self._fraction(self.clear_pixels)
+
+
+def cloud_mask(
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    score_path: str | os.PathLike[str] | None = None,
+    block_size: int | tuple[int, int] = 1024,
+    progress: ProgressCallback | None = None,
+    is_canceled: CancelCallback | None = None,
+) -> CloudMaskResult:
+    """Write the cloud/shadow mask of a Sentinel-2 L1C scene of any size, block by block.
+
+    The result equals :func:`cloud_shadow_mask` on the whole scene at once, whatever ``block_size``.
+
+    Args:
+        input_path: 13-band L1C raster, digital numbers 0..10000, bands B1..B12 in order.
+        output_path: Byte GeoTIFF to write: 0 clear, 1 cloud, 2 cloud shadow, 255 nodata, with a palette.
+        threshold: cloud score threshold in (0, 1]; 0.2 is the authors' default.
+        score_path: optional Float32 GeoTIFF of the smoothed cloud score (nodata -9999).
+        block_size: block side in pixels (or rows, columns); memory grows with its square.
+        progress: called with the fraction done, 0..1.
+        is_canceled: polled between blocks; when it returns True nothing is written.
+
+    Returns:
+        Paths written and pixel counts per class.
+
+    Raises:
+        ParameterValueError: threshold outside (0, 1].
+        RasterReadError: the input cannot be read.
+        InputRasterError: the input does not have 13 bands.
+        OutputWriteError: an output cannot be written.
+        ProcessingCanceled: ``is_canceled`` returned True.
+    """
+    threshold = check_threshold(threshold)
+    report = progress or (lambda fraction: None)
+    counts = np.zeros(256, dtype=np.int64)
+    inputs = [input_path]
+
+    with open_raster(input_path, role=ROLE, expected_bands=13) as source:
+        height, width = source.height, source.width
+        stats = scene_shadow_statistics(
+            source, block_size=block_size, progress=lambda f: report(f / 2), is_canceled=is_canceled
+        )
+        if stats.pixel_count == 0:
+            warnings.warn(
+                f"Every pixel of {os.fspath(input_path)} is nodata; the mask is nodata everywhere.",
+                GlfcrWarning,
+                stacklevel=2,
+            )
+
+        mask_profile = output_profile(source.profile, count=1, dtype="uint8", nodata=MASK_NODATA)
+        with ExitStack() as outputs:
+            mask_dst = outputs.enter_context(_new_geotiff(output_path, mask_profile, inputs))
+            set_band_descriptions(mask_dst, ["cloud mask"])
+            mask_dst.write_colormap(1, CLASS_COLORS)
+            class_tags = {f"CLASS_{value}": name for value, name in CLASS_NAMES.items()}
+            mask_dst.update_tags(1, **class_tags, THRESHOLD=str(threshold))
+            score_dst = None
+            if score_path is not None:
+                score_profile = output_profile(
+                    source.profile, count=1, dtype="float32", nodata=SCORE_NODATA, predictor=3
+                )
+                score_dst = outputs.enter_context(_new_geotiff(score_path, score_profile, inputs))
+                set_band_descriptions(score_dst, ["cloud score"])
+
+            windows = window_count(height, width, block_size)
+            for done, window in enumerate(iter_windows(height, width, block_size), start=1):
+                check_canceled(is_canceled)
+                classes, score = window_cloud_shadow_mask(source, window, stats, threshold)
+                mask_dst.write(classes, 1, window=window)
+                if score_dst is not None:
+                    score = score.astype(np.float32)
+                    score[classes == MASK_NODATA] = SCORE_NODATA
+                    score_dst.write(score, 1, window=window)
+                counts += np.bincount(classes.ravel(), minlength=256)
+                report(0.5 + 0.5 * done / windows)
+
+    return CloudMaskResult(
+        mask_path=Path(output_path),
+        score_path=Path(score_path) if score_path is not None else None,
+        threshold=threshold,
+        cloud_pixels=int(counts[CLOUD]),
+        shadow_pixels=int(counts[SHADOW]),
+        clear_pixels=int(counts[CLEAR]),
+        nodata_pixels=int(counts[MASK_NODATA]),
+    )
+
+
+@contextmanager
+def _new_geotiff(
+    path: str | os.PathLike[str], profile: dict[str, Any], inputs: Sequence[str | os.PathLike[str]]
+) -> Iterator[DatasetWriter]:
+    """An open writer on a temporary file that becomes ``path`` once the ``with`` block succeeds."""
+    with atomic_output(path, inputs=inputs) as temp, rasterio.open(temp, "w", **profile) as dataset:
+        yield dataset

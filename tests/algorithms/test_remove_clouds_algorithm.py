@@ -1,0 +1,273 @@
+"""The ``glfcr:removeclouds`` algorithm: parameters, checks before the run, runs in QGIS and qgis_process.
+
+Runs use the real network with the reference checkpoint on 32x32 scenes (one 32 px tile, well under a
+second of CPU per forward).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+from conftest import RecordingFeedback, processing_run, run_qgis_process
+from rasterio.transform import from_origin
+from scene_rasters import (
+    ORIGIN,
+    PIXEL,
+    optical_dn,
+    reproject_raster,
+    sar_db,
+    single_thread_torch,  # noqa: F401  (fixture)
+    write_raster,
+    write_scene,
+)
+
+ALG_ID = "glfcr:removeclouds"
+# one OpenMP thread: two shared cores and concurrent test processes make thread hand-offs the slowest part
+SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(shared_dir: Path) -> Path:
+    return shared_dir / "reference" / "glfcr_random_ckpt.pth"
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> tuple[Path, Path]:
+    return write_scene(tmp_path, 32, 32)
+
+
+def algorithm(qgis_app: Any) -> Any:
+    from qgis.core import QgsApplication
+
+    return QgsApplication.processingRegistry().createAlgorithmById(ALG_ID)
+
+
+def check(qgis_app: Any, params: dict[str, Any]) -> tuple[bool, str]:
+    from qgis.core import QgsProcessingContext
+
+    return algorithm(qgis_app).checkParameterValues(params, QgsProcessingContext())
+
+
+def test_parameters_and_defaults(qgis_app: Any) -> None:
+    from qgis.core import QgsProcessingParameterDefinition
+
+    from glfcr_qgis.core.scene.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE_SIZE
+
+    alg = algorithm(qgis_app)
+    assert alg.displayName() == "Remove Clouds" and alg.groupId() == "cloudremoval"
+    names = [p.name() for p in alg.parameterDefinitions()]
+    assert names == [
+        "CLOUDY", "SAR", "WEIGHTS", "DEVICE", "TILE_SIZE", "OVERLAP", "OUTPUT_TYPE", "KEEP_CLEAR",
+        "BATCH_SIZE", "COG", "PRECISION", "OUTPUT",
+    ]  # fmt: skip
+    definition = alg.parameterDefinition
+    assert definition("TILE_SIZE").defaultValue() == DEFAULT_TILE_SIZE
+    assert definition("OVERLAP").defaultValue() == DEFAULT_OVERLAP
+    assert definition("BATCH_SIZE").defaultValue() == DEFAULT_BATCH_SIZE
+    assert definition("BATCH_SIZE").flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert definition("DEVICE").options() == ["auto", "cpu", "cuda"]
+    assert (
+        definition("OUTPUT_TYPE").options() == ["UInt16", "Float32"]
+        and definition("OUTPUT_TYPE").defaultValue() == 0
+    )
+    assert definition("WEIGHTS").extension() == "pth"
+    from glfcr_qgis.core.model.inference import PRECISIONS
+
+    assert (
+        definition("PRECISION").options() == list(PRECISIONS) and definition("PRECISION").defaultValue() == 0
+    )
+    help_text = alg.shortHelpString()
+    for words in (
+        "13-band",
+        "VV and VH",
+        "dB",
+        "multiple of 16",
+        "overlap",
+        "nodata",
+        "CR_net.pth",
+        "GLFCR_WEIGHTS",
+    ):
+        assert words in help_text
+
+
+def test_weights_default_to_the_environment_then_the_setting(
+    qgis_app: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from qgis.core import QgsSettings
+
+    monkeypatch.delenv("GLFCR_WEIGHTS", raising=False)
+    settings = QgsSettings()
+    settings.setValue("glfcr/weights", str(tmp_path / "from_settings.pth"))
+    try:
+        assert algorithm(qgis_app).parameterDefinition("WEIGHTS").defaultValue() == str(
+            tmp_path / "from_settings.pth"
+        )
+        monkeypatch.setenv("GLFCR_WEIGHTS", str(tmp_path / "from_env.pth"))
+        assert algorithm(qgis_app).parameterDefinition("WEIGHTS").defaultValue() == str(
+            tmp_path / "from_env.pth"
+        )
+    finally:
+        settings.remove("glfcr/weights")
+
+
+def test_checks_accept_good_inputs(
+    qgis_app: Any, scene: tuple[Path, Path], checkpoint: Path, tmp_path: Path
+) -> None:
+    cloudy, sar = scene
+    params = {
+        "CLOUDY": str(cloudy),
+        "SAR": str(sar),
+        "WEIGHTS": str(checkpoint),
+        "OUTPUT": str(tmp_path / "o.tif"),
+    }
+    assert check(qgis_app, params) == (True, "")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"TILE_SIZE": 100}, "multiple of 16"),
+        ({"TILE_SIZE": 64, "OVERLAP": 32}, "less than half the tile"),
+        ({"CLOUDY": "twelve"}, "L2A products lack B10"),
+        ({"SAR": "far"}, "does not overlap"),
+        ({"WEIGHTS": "garbage"}, "not a PyTorch checkpoint"),
+        ({"WEIGHTS": "missing"}, "does not exist"),
+        ({"WEIGHTS": None}, "github.com/xufangchn/GLF-CR"),
+        ({"OUTPUT": "out.png"}, ".tif"),
+    ],
+)
+def test_checks_refuse_bad_parameters_before_the_run(
+    qgis_app: Any,
+    scene: tuple[Path, Path],
+    checkpoint: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, Any],
+    expected: str,
+) -> None:
+    monkeypatch.delenv("GLFCR_WEIGHTS", raising=False)
+    cloudy, sar = scene
+    (tmp_path / "garbage.pth").write_bytes(b"<html>download page</html>")
+    files = {
+        "twelve": write_raster(tmp_path / "l2a.tif", optical_dn(32, 32, bands=12)),
+        "far": write_raster(
+            tmp_path / "far.tif",
+            sar_db(32, 32),
+            transform=from_origin(ORIGIN[0] + 1e5, ORIGIN[1], PIXEL, PIXEL),
+        ),
+        "garbage": tmp_path / "garbage.pth",
+        "missing": tmp_path / "missing.pth",
+        "out.png": tmp_path / "out.png",
+    }
+    params: dict[str, Any] = {
+        "CLOUDY": str(cloudy), "SAR": str(sar), "WEIGHTS": str(checkpoint), "OUTPUT": str(tmp_path / "o.tif"),
+    }  # fmt: skip
+    params.update(
+        {key: str(files.get(value, value)) if value is not None else None for key, value in change.items()}
+    )
+    if params["WEIGHTS"] is None:
+        del params["WEIGHTS"]
+    ok, message = check(qgis_app, params)
+    assert not ok and expected in message
+
+
+@pytest.mark.usefixtures("single_thread_torch")
+def test_run_in_qgis_loads_the_output_in_natural_colour(
+    qgis_app: Any, scene: tuple[Path, Path], checkpoint: Path, tmp_path: Path
+) -> None:
+    import processing
+    from qgis.core import QgsMultiBandColorRenderer, QgsProject, QgsRasterMinMaxOrigin
+
+    from glfcr_qgis.algorithms.natural_colour import NaturalColourStyler
+
+    cloudy, sar = scene
+    output = tmp_path / "clear.tif"
+    feedback = RecordingFeedback()
+    results = processing.runAndLoadResults(
+        ALG_ID,
+        {
+            "CLOUDY": str(cloudy),
+            "SAR": str(sar),
+            "WEIGHTS": str(checkpoint),
+            "DEVICE": 1,
+            "OUTPUT": str(output),
+        },
+        feedback=feedback,
+    )
+    assert Path(results["OUTPUT"]) == output and output.exists()
+    assert NaturalColourStyler._instance is not None  # kept alive for Processing
+    layers = [layer for layer in QgsProject.instance().mapLayers().values() if Path(layer.source()) == output]
+    assert len(layers) == 1
+    renderer = layers[0].renderer()
+    assert isinstance(renderer, QgsMultiBandColorRenderer)
+    assert (renderer.redBand(), renderer.greenBand(), renderer.blueBand()) == (4, 3, 2)
+    assert renderer.minMaxOrigin().limits() == QgsRasterMinMaxOrigin.CumulativeCut
+    enhancement = renderer.redContrastEnhancement()
+    assert 0 < enhancement.minimumValue() < enhancement.maximumValue()
+    QgsProject.instance().removeMapLayer(layers[0].id())
+    assert any("1 of 1 tiles of 32 px" in info for info in feedback.infos)
+    assert feedback.progress_values[-1] == 100.0
+
+
+def test_cancel_leaves_no_output(
+    qgis_app: Any, scene: tuple[Path, Path], checkpoint: Path, tmp_path: Path
+) -> None:
+    from qgis.core import QgsProcessingException
+
+    cloudy, sar = scene
+    feedback = RecordingFeedback()
+    feedback.cancel()
+    with pytest.raises(QgsProcessingException, match="canceled"):
+        processing_run(
+            ALG_ID,
+            {
+                "CLOUDY": str(cloudy),
+                "SAR": str(sar),
+                "WEIGHTS": str(checkpoint),
+                "OUTPUT": str(tmp_path / "o.tif"),
+            },
+            feedback,
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cloudy.tif", "sar.tif"]
+
+
+@pytest.mark.slow
+def test_qgis_process_runs_with_sar_in_another_crs_and_weights_from_the_environment(
+    scene: tuple[Path, Path], checkpoint: Path, tmp_path: Path
+) -> None:
+    cloudy, sar = scene
+    warped = reproject_raster(sar, tmp_path / "sar_4326.tif", "EPSG:4326")
+    output = tmp_path / "clear.tif"
+    result = run_qgis_process(
+        ALG_ID,
+        {"CLOUDY": cloudy, "SAR": warped, "TILE_SIZE": 32, "OVERLAP": 0, "OUTPUT_TYPE": 1, "OUTPUT": output},
+        extra_env={"GLFCR_WEIGHTS": str(checkpoint), **SINGLE_THREAD},
+    )
+    assert result["returncode"] == 0, result["stderr"] + result["stdout"]
+    assert Path(result["results"]["OUTPUT"]) == output
+    with rasterio.open(cloudy) as src, rasterio.open(output) as out:
+        assert (out.crs, out.transform, out.shape, out.count) == (src.crs, src.transform, src.shape, 13)
+        assert out.dtypes[0] == "float32"
+        values = out.read()
+    assert np.isfinite(values[:, 1:-1, 1:-1]).all()
+
+
+@pytest.mark.slow
+def test_qgis_process_fails_cleanly_on_a_twelve_band_input(
+    scene: tuple[Path, Path], checkpoint: Path, tmp_path: Path
+) -> None:
+    _, sar = scene
+    twelve = write_raster(tmp_path / "l2a.tif", optical_dn(32, 32, bands=12))
+    output = tmp_path / "clear.tif"
+    result = run_qgis_process(
+        ALG_ID,
+        {"CLOUDY": twelve, "SAR": sar, "WEIGHTS": checkpoint, "OUTPUT": output},
+        extra_env=SINGLE_THREAD,
+    )
+    assert result["returncode"] != 0
+    assert "L2A products lack B10" in result["stdout"] + result["stderr"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cloudy.tif", "l2a.tif", "sar.tif"]
