@@ -29,6 +29,11 @@ def default_weights_path() -> str:
     return str(QgsSettings().value(WEIGHTS_SETTING, "", type=str) or "").strip()
 
 
+def set_default_weights_path(path: str) -> None:
+    """Make ``path`` the default checkpoint of every algorithm (the QGIS setting ``glfcr/weights``)."""
+    QgsSettings().setValue(WEIGHTS_SETTING, str(path))
+
+
 def missing_weights_message() -> str:
     """What to tell an analyst who gave no checkpoint: where to get it and how to set it once."""
     return (
