@@ -16,6 +16,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from disk_limits import tight_disk  # noqa: E402,F401  (fixture: a disk that fills up on demand)
 from qgis_helpers import (  # noqa: E402,F401  (re-exported for test modules)
     QGIS_PROCESS,
     REPO_ROOT,

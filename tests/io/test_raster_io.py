@@ -127,7 +127,7 @@ def test_atomic_output_keeps_previous_output_on_error(tmp_path):
 def test_atomic_output_unwritable_folder(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(OutputWriteError, match="Choose a folder you can write to"):
+    with pytest.raises(OutputWriteError, match="choose a folder you can write to"):
         with atomic_output(blocker / "out.tif"):
             pass
 

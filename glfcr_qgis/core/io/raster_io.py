@@ -1,18 +1,17 @@
 """Reading and writing rasters for the GLF-CR tools: open with clear errors, walk in blocks, write atomically.
 
 Small functions over rasterio, free of any model code, shared by Cloud Mask, Remove Clouds and Evaluate.
-Every output is written to a hidden temporary file in the destination folder and moved into place only
-when complete, so a failed or cancelled run never leaves a half-written raster behind.
+Every output is written through ``atomic_output`` (``safe_writes``): a hidden temporary file in the
+destination folder, moved into place only when complete, so a failed or cancelled run never leaves a
+half-written raster behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,8 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.io import DatasetReader, DatasetWriter
 from rasterio.windows import Window
 
-from ..errors import GlfcrError, InputRasterError, OutputWriteError, RasterReadError
+from ..errors import InputRasterError, RasterReadError
+from .safe_writes import GDAL_SIDECAR_SUFFIXES, atomic_output, remove_raster_files  # noqa: F401 (re-exported)
 
 PathLike = str | os.PathLike[str]
 
@@ -33,9 +33,6 @@ BAND_REQUIREMENTS: dict[int, str] = {
 
 # rasterio's IO error is not a RasterioError; both report what GDAL said
 _GDAL_ERRORS = (RasterioError, RasterioIOError)
-
-# files GDAL may write beside a raster; they belong to it and move or go with it
-GDAL_SIDECAR_SUFFIXES: tuple[str, ...] = (".aux.xml", ".ovr", ".msk")
 
 
 @contextmanager
@@ -165,95 +162,6 @@ def output_profile(
     return profile
 
 
-@contextmanager
-def atomic_output(path: PathLike, *, inputs: Sequence[PathLike] = ()) -> Iterator[Path]:
-    """Give a temporary path to write ``path`` through; move it into place only when the block succeeds.
-
-    The temporary file is hidden, in the destination's folder (so ``os.replace`` is atomic) and keeps the
-    destination's extension (so GDAL picks the same driver). On any exception it is deleted together
-    with GDAL's sidecar files and the destination is left as it was.
-
-    Args:
-        path: the final output file.
-        inputs: files the operation reads; writing over one of them is refused.
-
-    Yields:
-        The temporary path to write.
-
-    Raises:
-        OutputWriteError: the destination is an input, or its folder cannot be created or written.
-    """
-    destination = Path(path).expanduser().absolute()
-    for source in inputs:
-        if _same_file(destination, Path(source)):
-            raise OutputWriteError(
-                f"The output {destination} is also an input of this operation; "
-                "choose another output file (inputs are never overwritten)."
-            )
-    folder = destination.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temp = _create_hidden_temp(folder, destination)
-    except OSError as err:
-        raise OutputWriteError(
-            f"Cannot write the output {destination}: {err.strerror or err}. "
-            "Choose a folder you can write to, or free disk space."
-        ) from err
-    try:
-        yield temp
-        os.replace(temp, destination)
-    except BaseException as err:
-        remove_raster_files(temp)
-        # a full disk or a vanished folder surfaces as an OSError or a GDAL error while writing
-        if isinstance(err, OSError | RasterioError) and not isinstance(err, GlfcrError):
-            reason = getattr(err, "strerror", None) or _gdal_reason(err, temp)
-            raise OutputWriteError(
-                f"Cannot write the output {destination}: {reason}. "
-                "Choose a folder you can write to, or free disk space."
-            ) from err
-        raise
-    _move_sidecars(temp, destination)
-
-
-def _create_hidden_temp(folder: Path, destination: Path) -> Path:
-    # not mkstemp: its files are private (0600) and the output must get the usual permissions (umask)
-    for _ in range(100):
-        temp = folder / f".{destination.stem}.{secrets.token_hex(4)}.partial{destination.suffix}"
-        try:
-            os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-        except FileExistsError:
-            continue
-        return temp
-    raise FileExistsError(f"no free temporary name in {folder}")
-
-
-def remove_raster_files(path: PathLike) -> None:
-    """Delete a raster file and GDAL's sidecars of it, ignoring those that do not exist."""
-    path = Path(path)
-    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in GDAL_SIDECAR_SUFFIXES)):
-        try:
-            candidate.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def _move_sidecars(temp: Path, destination: Path) -> None:
-    # a sidecar left from an earlier output of the same name would describe the old raster
-    for suffix in GDAL_SIDECAR_SUFFIXES:
-        written, stale = Path(f"{temp}{suffix}"), Path(f"{destination}{suffix}")
-        if written.exists():
-            os.replace(written, stale)
-        elif stale.exists():
-            stale.unlink()
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def nodata_mask(array: np.ndarray, nodata: float | Sequence[float | None] | None) -> np.ndarray:
     """Pixels where any band is nodata or NaN.
 
@@ -268,7 +176,7 @@ def nodata_mask(array: np.ndarray, nodata: float | Sequence[float | None] | None
     if np.issubdtype(array.dtype, np.floating):
         missing |= np.isnan(array).any(axis=0)
     per_band = list(nodata) if isinstance(nodata, Sequence) else [nodata] * array.shape[0]
-    for band, value in zip(array, per_band):
+    for band, value in zip(array, per_band, strict=False):
         if value is not None and not np.isnan(value):
             missing |= band == value
     return missing
