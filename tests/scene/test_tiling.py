@@ -47,7 +47,7 @@ def test_tiles_along_covers_the_scene_with_the_fewest_tiles() -> None:
 
 def test_grid_geometry() -> None:
     grid = TileGrid.for_scene(75, 100, 48, 15)
-    assert (grid.rows, grid.cols, grid.stride) == (2, 3, 33)
+    assert (grid.rows, grid.cols, grid.row_stride, grid.col_stride) == (2, 3, 33, 33)
     assert grid.padded_height == 81 and grid.padded_width == 114
     assert grid.padded_height >= grid.height and grid.padded_width >= grid.width
     assert grid.overlap_cost == pytest.approx(6 * 48 * 48 / (75 * 100))
@@ -55,7 +55,8 @@ def test_grid_geometry() -> None:
 
 def test_a_scene_smaller_than_a_tile_runs_as_one_tile_of_its_own_size() -> None:
     grid = TileGrid.for_scene(75, 100, 256, 32)
-    assert (grid.tile_size, grid.overlap, grid.tile_count) == (112, 0, 1)
+    assert (grid.tile_height, grid.tile_width, grid.overlap, grid.tile_count) == (80, 112, 0, 1)
+    assert grid.tile_label == "80x112"
 
 
 def test_shrinking_still_rejects_a_bad_tile_size() -> None:
@@ -72,6 +73,8 @@ def test_shrinking_still_rejects_a_bad_tile_size() -> None:
         (200, 130, 64, 31),
         (16, 16, 16, 0),
         (33, 300, 32, 10),
+        (1, 600, 384, 32),
+        (600, 20, 128, 16),
     ],
 )
 def test_blending_weights_form_a_partition_of_unity(
@@ -81,8 +84,8 @@ def test_blending_weights_form_a_partition_of_unity(
     total = np.zeros((grid.padded_height, grid.padded_width), dtype=np.float64)
     for row in range(grid.rows):
         for col in range(grid.cols):
-            top, left = grid.origin(row), grid.origin(col)
-            total[top : top + grid.tile_size, left : left + grid.tile_size] += grid.weights(row, col)
+            top, left = grid.row_origin(row), grid.col_origin(col)
+            total[top : top + grid.tile_height, left : left + grid.tile_width] += grid.weights(row, col)
     np.testing.assert_allclose(total, 1.0, atol=1e-6)
 
 
@@ -115,8 +118,8 @@ def test_reflect_index_matches_numpy_reflect_padding(length: int) -> None:
 )
 def test_tiles_shrink_to_just_cover_the_scene(height: int, width: int, tile: int, overlap: int, expected: int) -> None:
     grid = TileGrid.for_scene(height, width, tile, overlap)
-    assert grid.tile_size == expected
-    requested = TileGrid(height, width, tile, overlap)
+    assert grid.tile_height == grid.tile_width == expected and grid.tile_label == str(expected)
+    requested = TileGrid(height, width, tile, tile, overlap)
     # as many tiles as the requested size needs, never more pixels for the network
     assert (grid.rows, grid.cols) == (requested.rows, requested.cols)
     assert grid.overlap_cost <= requested.overlap_cost
@@ -125,5 +128,42 @@ def test_tiles_shrink_to_just_cover_the_scene(height: int, width: int, tile: int
 @pytest.mark.parametrize(("height", "width"), [(1000, 700), (257, 1999), (480, 480), (97, 3001)])
 def test_balanced_tiles_still_cover_the_scene(height: int, width: int) -> None:
     grid = TileGrid.for_scene(height, width, 256, 32)
-    assert grid.tile_size % 16 == 0 and grid.tile_size <= 256
+    for side in (grid.tile_height, grid.tile_width):
+        assert side % 16 == 0 and side <= 256
     assert grid.padded_height >= height and grid.padded_width >= width
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "tile", "shape"),
+    [
+        (1, 600, 384, (16, 320)),
+        (600, 1, 384, (320, 16)),
+        (20, 5000, 256, (32, 256)),
+        (97, 3001, 256, (112, 256)),
+    ],
+)
+def test_tiles_shrink_along_a_side_thinner_than_a_tile(
+    height: int, width: int, tile: int, shape: tuple[int, int]
+) -> None:
+    grid = TileGrid.for_scene(height, width, tile, 32)
+    assert (grid.tile_height, grid.tile_width) == shape
+    assert grid.padded_height >= height and grid.padded_width >= width
+    square = TileGrid(height, width, max(shape), max(shape), 32)
+    # the thin side no longer pays for a square tile: a 1 x 600 strip cost 341x its pixels, now 17x
+    assert grid.overlap_cost <= square.overlap_cost * min(shape) / max(shape) + 1e-9
+
+
+def test_square_scenes_keep_square_tiles() -> None:
+    for side, tile in ((75, 256), (1000, 384), (4000, 384), (16, 16)):
+        grid = TileGrid.for_scene(side, side, tile, 0 if tile == 16 else 32)
+        assert grid.tile_height == grid.tile_width
+
+
+@pytest.mark.parametrize(("tile_size", "overlap"), [("128", "16"), (128.0, 16.0), (" 256 ", 0)])
+def test_whole_numbers_given_as_text_or_floats_are_accepted(tile_size: object, overlap: object) -> None:
+    assert validate_tiling(tile_size, overlap) == (int(float(tile_size)), int(float(overlap)))  # type: ignore[arg-type]
+
+
+def test_a_tile_size_that_is_no_number_says_so() -> None:
+    with pytest.raises(TileSizeError, match="'big' is not a whole number of pixels; use a multiple of 16"):
+        validate_tiling("big", 0)  # type: ignore[arg-type]

@@ -19,15 +19,15 @@ class BlendAccumulator:
         """Allocate the accumulator for tile rows of ``grid`` with ``bands`` bands."""
         self.grid = grid
         self.bands = bands
-        self._values = np.zeros((bands, grid.tile_size, grid.padded_width), dtype=np.float32)
-        self._weights = np.zeros((grid.tile_size, grid.padded_width), dtype=np.float32)
+        self._values = np.zeros((bands, grid.tile_height, grid.padded_width), dtype=np.float32)
+        self._weights = np.zeros((grid.tile_height, grid.padded_width), dtype=np.float32)
         self._weights_by_sides: dict[tuple[bool, ...], np.ndarray] = {}
 
     def add(self, row: int, col: int, tile: np.ndarray) -> None:
-        """Add the prediction ``tile`` (bands, T, T) of tile (row, col) with its blending weights."""
+        """Add the prediction ``tile`` (bands, tile rows, tile columns) of tile (row, col), weighted."""
         weights = self._tile_weights(row, col)
-        left = self.grid.origin(col)
-        size = self.grid.tile_size
+        left = self.grid.col_origin(col)
+        size = self.grid.tile_width
         self._values[:, :, left : left + size] += tile * weights
         self._weights[:, left : left + size] += weights
 
@@ -56,7 +56,7 @@ class BlendAccumulator:
 
     def carry_overlap(self) -> None:
         """Shift the rows the next tile row still adds to (the overlap) to the top; clear the rest."""
-        stride, overlap = self.grid.stride, self.grid.overlap
+        stride, overlap = self.grid.row_stride, self.grid.row_overlap
         if overlap:
             self._values[:, :overlap] = self._values[:, stride : stride + overlap]
             self._weights[:overlap] = self._weights[stride : stride + overlap]
