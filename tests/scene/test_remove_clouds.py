@@ -517,3 +517,26 @@ def test_a_scene_without_any_valid_pixel_warns(tmp_path: Path) -> None:
         result = remove_clouds(optical, sar, model, tmp_path / "out.tif", device="cpu")
     assert result.tiles_run == 0 and not model.tile_shapes
     assert (read(result.output_path) == 0).all()
+
+
+def test_a_thin_strip_runs_in_thin_tiles(tmp_path: Path) -> None:
+    optical, sar = write_scene(tmp_path, 1, 600)
+    model = PointwiseStandIn()
+    result = remove_clouds(optical, sar, model, tmp_path / "out.tif", device="cpu", output_type="Float32")
+    # 16-pixel-high tiles, not 320 x 320 ones: the strip costs 17x its pixels instead of 341x
+    assert [shape[2:] for shape in model.tile_shapes] == [(16, 320), (16, 320)]
+    assert result.tile_shape == (16, 320) and result.overlap_cost < 18
+    np.testing.assert_allclose(read(result.output_path), pointwise_dn(read(optical), read(sar)), atol=0.1)
+    with rasterio.open(result.output_path) as written:
+        assert written.tags()["tile_size"] == "16x320"
+
+
+def test_whole_numbers_given_as_text_are_accepted(tmp_path: Path, scene: tuple[Path, Path]) -> None:
+    optical, sar = scene
+    result = remove_clouds(
+        optical, sar, PointwiseStandIn(), tmp_path / "out.tif", tile_size="64", overlap="8", batch_size="2",
+        device="cpu",
+    )  # fmt: skip
+    assert (result.tile_size, result.overlap) == (64, 8)
+    with pytest.raises(TileSizeError, match="'sixty-four' is not a whole number of pixels"):
+        remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "o2.tif", tile_size="sixty-four")

@@ -1,4 +1,4 @@
-"""Whole scenes: tiling and blending, the cloud-removal pipeline (strip loop, output writer, keep-clear), the cloud/shadow detector and mask.
+"""Whole scenes: tiling, blending, the cloud-removal pipeline, the cloud/shadow detector and mask.
 
 Public names are re-exported here and imported on first use (PEP 562), so importing one module
 of this package does not import the others.
@@ -11,6 +11,7 @@ from ..lazy import lazy_exports
 # public name -> module of this package that defines it
 _EXPORTS = {
     "NETWORK_MULTIPLE": "tiling",
+    "whole_number": "tiling",
     "validate_tiling": "tiling",
     "round_up_to_multiple": "tiling",
     "tiles_along": "tiling",

@@ -1,4 +1,4 @@
-"""Cloud Mask of a whole scene: the authors' detector (``cloud_detector``) block by block, written as GeoTIFFs.
+"""Cloud Mask of a whole scene: the authors' detector (``cloud_detector``) block by block, as GeoTIFFs.
 
 A first pass gathers the scene-wide shadow statistics, a second classifies each block with its halo
 and writes the class raster (with a palette) and, optionally, the continuous cloud score.
@@ -8,25 +8,23 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.io import DatasetWriter
 
 from ..errors import GlfcrWarning
+from ..io.output_guard import PlannedOutput, check_outputs
 from ..io.raster_io import (
-    atomic_output,
     iter_windows,
     open_raster,
     output_profile,
     set_band_descriptions,
     window_count,
 )
+from ..io.safe_writes import atomic_outputs, check_write_failures
 from .cloud_detector import (
     CLASS_COLORS,
     CLASS_NAMES,
@@ -126,6 +124,13 @@ def cloud_mask(
         ProcessingCanceled: ``is_canceled`` returned True.
     """
     threshold = check_threshold(threshold)
+    check_outputs(
+        [
+            PlannedOutput(output_path, "raster", "cloud mask output"),
+            PlannedOutput(score_path, "raster", "cloud score output"),
+        ],
+        input_rasters=[input_path],
+    )
     report = progress or (lambda fraction: None)
     counts = np.zeros(256, dtype=np.int64)
     inputs = [input_path]
@@ -143,18 +148,20 @@ def cloud_mask(
             )
 
         mask_profile = output_profile(source.profile, count=1, dtype="uint8", nodata=MASK_NODATA)
-        with ExitStack() as outputs:
-            mask_dst = outputs.enter_context(_new_geotiff(output_path, mask_profile, inputs))
+        score_profile = output_profile(
+            source.profile, count=1, dtype="float32", nodata=SCORE_NODATA, predictor=3
+        )
+        destinations = [output_path] if score_path is None else [output_path, score_path]
+        # both files appear together or not at all
+        with atomic_outputs(destinations, inputs=inputs) as temps, ExitStack() as outputs:
+            mask_dst = outputs.enter_context(rasterio.open(temps[0], "w", **mask_profile))
             set_band_descriptions(mask_dst, ["cloud mask"])
             mask_dst.write_colormap(1, CLASS_COLORS)
             class_tags = {f"CLASS_{value}": name for value, name in CLASS_NAMES.items()}
             mask_dst.update_tags(1, **class_tags, THRESHOLD=str(threshold))
             score_dst = None
             if score_path is not None:
-                score_profile = output_profile(
-                    source.profile, count=1, dtype="float32", nodata=SCORE_NODATA, predictor=3
-                )
-                score_dst = outputs.enter_context(_new_geotiff(score_path, score_profile, inputs))
+                score_dst = outputs.enter_context(rasterio.open(temps[1], "w", **score_profile))
                 set_band_descriptions(score_dst, ["cloud score"])
 
             windows = window_count(height, width, block_size)
@@ -167,6 +174,7 @@ def cloud_mask(
                     score[classes == MASK_NODATA] = SCORE_NODATA
                     score_dst.write(score, 1, window=window)
                 counts += np.bincount(classes.ravel(), minlength=256)
+                check_write_failures()
                 report(0.5 + 0.5 * done / windows)
 
     return CloudMaskResult(
@@ -178,12 +186,3 @@ def cloud_mask(
         clear_pixels=int(counts[CLEAR]),
         nodata_pixels=int(counts[MASK_NODATA]),
     )
-
-
-@contextmanager
-def _new_geotiff(
-    path: str | os.PathLike[str], profile: dict[str, Any], inputs: Sequence[str | os.PathLike[str]]
-) -> Iterator[DatasetWriter]:
-    """An open writer on a temporary file that becomes ``path`` once the ``with`` block succeeds."""
-    with atomic_output(path, inputs=inputs) as temp, rasterio.open(temp, "w", **profile) as dataset:
-        yield dataset

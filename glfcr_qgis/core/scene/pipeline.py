@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...version import plugin_version
-from ..errors import GlfcrWarning, OutputWriteError, ParameterValueError
+from ..errors import GlfcrWarning, ParameterValueError
 from ..io.alignment import SarOnOpticalGrid
 from ..io.band_order import warn_on_band_order
 from ..io.normalization import S1_BANDS, S2_L1C_BANDS
+from ..io.output_guard import PlannedOutput, check_outputs
 from ..io.raster_io import (
     atomic_output,
     open_raster,
@@ -40,7 +41,7 @@ from .cloud_detector import scene_shadow_statistics
 from .keep_clear import ClearPixelShare
 from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_dtype, output_nodata, scratch_path
 from .strip_runner import BatchPredictor, StageTimings, StripRunner
-from .tiling import TileGrid, validate_tiling
+from .tiling import TileGrid, validate_tiling, whole_number
 
 if TYPE_CHECKING:  # torch is imported when a run starts, so the defaults here can be read without it
     import torch
@@ -74,7 +75,10 @@ class RemoveCloudsResult:
         output_path: the GeoTIFF written.
         tiles: tiles in the grid (tiles without any valid pixel are skipped, not run).
         tiles_run: tiles that went through the network.
-        tile_size: tile side actually used (smaller than asked for scenes smaller than one tile).
+        tile_size: tile side actually used (smaller than asked for scenes smaller than one tile; the
+            longer side of rectangular tiles).
+        tile_shape: tile (rows, columns) actually used: rectangular along a side of the scene thinner
+            than one tile.
         overlap: overlap actually used, in pixels.
         overlap_cost: pixels processed by the network per scene pixel (>= 1).
         covered_fraction: estimated fraction of the optical grid covered by the SAR.
@@ -90,6 +94,7 @@ class RemoveCloudsResult:
     tiles: int
     tiles_run: int
     tile_size: int
+    tile_shape: tuple[int, int]
     overlap: int
     overlap_cost: float
     covered_fraction: float
@@ -158,19 +163,20 @@ def remove_clouds(
         ProcessingCanceled: ``is_canceled`` returned True; no output was left behind.
 
     """
-    validate_tiling(tile_size, overlap)
-    if int(batch_size) != batch_size or batch_size < 1:
+    tile_size, overlap = validate_tiling(tile_size, overlap)
+    batch = whole_number(batch_size)
+    if batch is None or batch < 1:
         raise ParameterValueError(
-            f"Batch size {batch_size} is not a positive whole number of tiles; use 1 or more."
+            f"Batch size {batch_size!r} is not a positive whole number of tiles; use 1 or more."
         )
     dtype = output_dtype(output_type)
     _check_precision(precision)
     output_path = Path(output_path)
-    if output_path.suffix.lower() not in (".tif", ".tiff"):
-        raise OutputWriteError(
-            f"Remove Clouds writes GeoTIFF files, but the output {output_path} does not end in .tif: "
-            "name the output with a .tif extension."
-        )
+    check_outputs(
+        [PlannedOutput(output_path, "raster", "output")],
+        input_rasters=[cloudy_path, sar_path],
+        input_files=[weights] if isinstance(weights, str | os.PathLike) else [],
+    )
     report = progress or (lambda fraction: None)
     canceled = is_canceled or (lambda: False)
     timings = StageTimings()
@@ -199,7 +205,7 @@ def remove_clouds(
                 aligned=aligned,
                 grid=grid,
                 predict=_batch_predictor(model, torch_device, precision),
-                batch_size=int(batch_size),
+                batch_size=batch,
                 dtype=dtype,
                 nodata=nodata,
                 clear_weights=clear_weights,
@@ -240,7 +246,8 @@ def remove_clouds(
         output_path=output_path,
         tiles=grid.tile_count,
         tiles_run=run.tiles_run,
-        tile_size=grid.tile_size,
+        tile_size=max(grid.tile_height, grid.tile_width),
+        tile_shape=(grid.tile_height, grid.tile_width),
         overlap=grid.overlap,
         overlap_cost=grid.overlap_cost,
         covered_fraction=aligned.covered_fraction,
@@ -267,7 +274,7 @@ def output_tags(
     """
     tags = {
         "model": MODEL_NAME,
-        "tile_size": str(grid.tile_size),
+        "tile_size": grid.tile_label,
         "overlap": str(grid.overlap),
         "software_version": f"glfcr_qgis {plugin_version()}",
         "units": "Sentinel-2 L1C digital numbers (reflectance x 10000)",

@@ -3,7 +3,7 @@
 The scene is processed in horizontal strips, one row of tiles at a time: the strip is read (SAR
 resampled onto the optical grid on the fly), its tiles go through the network in batches, the
 predictions are blended (``blending``), and the rows no later tile touches are written out while the
-overlap rows are carried to the next strip. Peak memory is about ``width x tile_size x 13 x 4 bytes``
+overlap rows are carried to the next strip. Peak memory is about ``width x tile rows x 13 x 4 bytes``
 times a small factor, whatever the scene's height.
 """
 
@@ -30,6 +30,7 @@ from ..io.normalization import (
     normalize_sar,
 )
 from ..io.raster_io import nodata_mask, read_window, set_band_descriptions
+from ..io.safe_writes import check_write_failures
 from .blending import BlendAccumulator
 from .keep_clear import ClearPixelShare
 from .output_writer import to_output_type
@@ -122,8 +123,8 @@ class StripRunner:
             valid = ~(np.isnan(cloudy).any(axis=0) | np.isnan(sar).any(axis=0))
         batch: list[tuple[int, np.ndarray, np.ndarray]] = []
         for col in range(grid.cols):
-            left = grid.origin(col)
-            window = np.s_[..., left : left + grid.tile_size]
+            left = grid.col_origin(col)
+            window = np.s_[..., left : left + grid.tile_width]
             if not valid[window].any():
                 # nothing of this tile reaches the output; its pixels stay nodata
                 self.tiles_done += 1
@@ -136,26 +137,28 @@ class StripRunner:
         if batch:
             self._run_batch(row, batch)
         self.progress(self.tiles_done / grid.tile_count)
-        top = grid.origin(row)
-        finished = grid.height - top if row == grid.rows - 1 else grid.stride
+        top = grid.row_origin(row)
+        finished = grid.height - top if row == grid.rows - 1 else grid.row_stride
         with self.timings.stage("blend"):
             block = self._finish_rows(
                 finished, cloudy[:, :finished, : grid.width], valid[:finished, : grid.width], top
             )
         with self.timings.stage("write"):
             destination.write(block, window=Window(0, top, grid.width, finished))
+            # a full disk stops the run here rather than after the last tile
+            check_write_failures()
         self._blend.carry_overlap()
 
     def _read_strip(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Read one tile row, padded at the scene edges.
 
         Returns:
-            Optical DN float32 (13, tile, padded width) and SAR dB float32 (2, tile, padded width),
+            Optical DN float32 (13, tile rows, padded width) and SAR dB float32 (2, tile rows, padded width),
             NaN where data is missing.
 
         """
         grid = self.grid
-        rows = reflect_index(grid.origin(row) + np.arange(grid.tile_size), grid.height)
+        rows = reflect_index(grid.row_origin(row) + np.arange(grid.tile_height), grid.height)
         top, bottom = int(rows.min()), int(rows.max()) + 1
         window = Window(0, top, grid.width, bottom - top)
         raw = read_window(self.optical, window, role="cloudy optical")
