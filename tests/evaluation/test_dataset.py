@@ -119,3 +119,23 @@ def test_missing_root_and_listing(tmp_path):
         list_triplets(tmp_path / "nowhere", "test")
     with pytest.raises(DatasetError, match="cannot read the dataset listing"):
         list_triplets(tmp_path, "test", tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_listing_saved_by_excel_with_a_byte_order_mark_reads_as_utf8(tmp_path, newline):
+    csv_path = tmp_path / "data.csv"
+    rows = ["3,s1,s2_cloudfree,s2_cloudy,ROIs1970_fall_139_p839.tif", "1,s1,s2_cloudfree,s2_cloudy,é.tif"]
+    csv_path.write_bytes(b"\xef\xbb\xbf" + newline.join(rows).encode("utf-8") + newline.encode())
+    assert [t.name for t in read_data_csv(csv_path, tmp_path, "test")] == ["ROIs1970_fall_139_p839.tif"]
+    assert [t.name for t in read_data_csv(csv_path, tmp_path, "train")] == ["é.tif"]
+
+
+def test_a_listing_in_another_encoding_names_the_file_and_line(tmp_path):
+    csv_path = tmp_path / "data.csv"
+    csv_path.write_bytes("3,s1,s2_cloudfree,s2_cloudy,a.tif\n3,s1,s2_cloudfree,s2_cloudy,é.tif\n".encode("cp1252"))
+    with pytest.raises(DatasetError) as caught:
+        read_data_csv(csv_path, tmp_path, "test")
+    assert str(caught.value) == (
+        f"{csv_path}, line 2: the listing is not UTF-8 text (byte 0xe9 is not UTF-8); save it as UTF-8 "
+        "(in Excel: CSV UTF-8)"
+    )

@@ -1,4 +1,4 @@
-"""Scoring cloud removal: metrics, windowed metric sums, layer evaluation, SEN12MS-CR listing and evaluation, reports.
+"""Scoring cloud removal: metrics, windowed sums, layer evaluation, SEN12MS-CR evaluation, reports.
 
 Public names are re-exported here and imported on first use (PEP 562), so importing one module
 of this package does not import the others.
@@ -72,11 +72,15 @@ _EXPORTS = {
     "STRETCH_PERCENTILES": "reports",
     "run_metadata": "reports",
     "format_metric": "reports",
-    "json_ready": "reports",
-    "write_text": "reports",
-    "write_json": "reports",
-    "write_csv": "reports",
-    "append_json_line": "reports",
+    "json_ready": "report_files",
+    "write_text_files": "report_files",
+    "write_text": "report_files",
+    "json_text": "report_files",
+    "write_json": "report_files",
+    "csv_text": "report_files",
+    "write_csv": "report_files",
+    "history_text": "report_files",
+    "append_json_line": "report_files",
     "encode_png": "reports",
     "png_data_uri": "reports",
     "stretch_limits": "reports",

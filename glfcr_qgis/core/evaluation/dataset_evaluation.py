@@ -23,6 +23,7 @@ from torch import nn
 
 from ..errors import DatasetError, ParameterValueError, ProcessingCanceled
 from ..io.normalization import S1_BANDS, S2_L1C_BANDS, fill_nan_with_mean, normalize_optical, normalize_sar
+from ..io.output_guard import PlannedOutput, check_outputs
 from ..io.raster_io import PathLike, open_raster, sha256_file
 from ..model.device import resolve_device
 from ..model.inference import predict, prepare_model
@@ -159,6 +160,20 @@ def evaluate_dataset(
     canceled = is_canceled or (lambda: False)
 
     triplets = list_triplets(data_root, split, csv_path)
+    check_outputs(
+        [
+            PlannedOutput(report_json, "json", "JSON report"),
+            PlannedOutput(report_csv, "csv", "CSV report"),
+            PlannedOutput(report_html, "html", "HTML report"),
+            PlannedOutput(history, "jsonl", "history file"),
+        ],
+        input_files=[
+            csv_path,
+            weights if isinstance(weights, str | os.PathLike) else None,
+            *(path for triplet in triplets for path in (triplet.sar, triplet.cloudfree, triplet.cloudy)),
+        ],
+        input_folders=[data_root],
+    )
     model, torch_device, checkpoint, checksum = _load_network(weights, device)
     scores: list[ImageScore] = []
     quicklooks = QuicklookPicker(QUICKLOOK_FIRST, QUICKLOOK_WORST)

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..io.raster_io import PathLike
 from .metrics import METRIC_NAMES
+from .report_files import csv_text, history_text, json_text, write_text_files
 from .reports import (
-    append_json_line,
     comparison_panels,
     format_metric,
     html_figure,
@@ -23,9 +23,6 @@ from .reports import (
     metric_cells,
     metric_header,
     run_metadata,
-    write_csv,
-    write_json,
-    write_text,
 )
 
 if TYPE_CHECKING:  # the evaluation module imports this one
@@ -82,20 +79,26 @@ def write_dataset_reports(
     report_html: PathLike | None,
     history: PathLike | None,
 ) -> None:
+    """Write the reports asked for (None = not asked), all together or, when one fails, none of them.
+
+    Raises:
+        OutputWriteError: a report cannot be written, or the history file is not a JSON-lines history.
+    """
+    files: dict[PathLike, str] = {}
     if report_json:
-        write_json(report_json, result.document())
+        files[report_json] = json_text(result.document())
     if report_csv:
         rows = [
             [index, score.name, *(score.metrics[name] for name in METRIC_NAMES)]
             for index, score in enumerate(result.images)
         ]
-        write_csv(report_csv, ["index", "image", *METRIC_NAMES], rows)
+        files[report_csv] = csv_text(["index", "image", *METRIC_NAMES], rows)
     if report_html:
-        write_text(report_html, _dataset_html(result, quicklooks))
+        files[report_html] = _dataset_html(result, quicklooks)
     if history:
-        append_json_line(
-            history, {**result.summary(), "report_json": os.fspath(report_json) if report_json else None}
-        )
+        record = {**result.summary(), "report_json": os.fspath(report_json) if report_json else None}
+        files[history] = history_text(history, record)
+    write_text_files(files)
 
 
 def _quicklook_heading(first: int, worst: int) -> str:

@@ -29,9 +29,11 @@ from rasterio.windows import Window
 
 from ..errors import GlfcrWarning, InputRasterError, ParameterValueError, ProcessingCanceled
 from ..io.normalization import S2_L1C_BANDS, normalize_optical
+from ..io.output_guard import PlannedOutput, check_outputs
 from ..io.raster_io import PathLike, iter_windows, nodata_mask, open_raster, read_window, window_count
 from .metric_sums import MetricSums, metric_maps
 from .metrics import SSIM_HALO, ContextMargins
+from .report_files import json_text, write_text_files
 from .reports import (
     comparison_panels,
     html_figure,
@@ -41,8 +43,6 @@ from .reports import (
     metric_cells,
     metric_header,
     run_metadata,
-    write_json,
-    write_text,
 )
 
 ProgressCallback = Callable[[float], None]
@@ -142,6 +142,13 @@ def evaluate_layers(
         raise ParameterValueError(
             f"Window size {window_size} is too small; use 16 pixels or more (512 is a good size)."
         )
+    check_outputs(
+        [
+            PlannedOutput(report_json, "json", "JSON report"),
+            PlannedOutput(report_html, "html", "HTML report"),
+        ],
+        input_rasters=[prediction_path, reference_path, mask_path, cloudy_path],
+    )
     report = progress or (lambda fraction: None)
     canceled = is_canceled or (lambda: False)
     inputs = {
@@ -205,11 +212,11 @@ def evaluate_layers(
                     GlfcrWarning,
                     stacklevel=2,
                 )
+        files = {report_json: json_text(result.document())} if report_json else {}
         if report_html:
             panels = _quicklook_panels(prediction, reference, stack, cloudy_path)
-            write_text(report_html, _layer_html(result, panels), inputs=_input_paths(inputs))
-    if report_json:
-        write_json(report_json, result.document(), inputs=_input_paths(inputs))
+            files[report_html] = _layer_html(result, panels)
+    write_text_files(files, inputs=_input_paths(inputs))
     return result
 
 

@@ -1,31 +1,25 @@
-"""Evaluation reports: JSON, CSV, a JSON-lines history, and a self-contained HTML page.
+"""Evaluation reports: run metadata, metric formatting, quicklooks and a self-contained HTML page.
 
 The HTML page carries its CSS inline and its quicklooks as base64 PNG (encoded here with zlib, no
-imaging library), so it can be mailed or archived as one file. Every file is written to a hidden
-temporary file beside the destination and moved into place when complete.
+imaging library), so it can be mailed or archived as one file. The files are written by
+``report_files``.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import html
-import io
-import json
 import math
 import struct
 import zlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...version import plugin_version
-from ..errors import OutputWriteError
 from ..io.normalization import NATURAL_COLOUR_BANDS
-from ..io.raster_io import PathLike, atomic_output
 from .metrics import METRIC_LABELS, METRIC_NAMES
 
 SOFTWARE = "glfcr_qgis"
@@ -52,71 +46,6 @@ def format_metric(name: str, value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
     return f"{value:.{_METRIC_DECIMALS.get(name, 4)}f}"
-
-
-def json_ready(value: Any) -> Any:
-    """``value`` with NaN/inf as None, NumPy scalars as Python numbers and paths as strings (strict JSON)."""
-    if isinstance(value, Mapping):
-        return {str(key): json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def write_text(path: PathLike, text: str, *, inputs: Sequence[PathLike] = ()) -> None:
-    """Write a UTF-8 text file atomically (complete or not at all).
-
-    Raises:
-        OutputWriteError: the file cannot be written, or it is one of ``inputs``.
-
-    """
-    with atomic_output(path, inputs=inputs) as temp:
-        temp.write_text(text, encoding="utf-8")
-
-
-def write_json(path: PathLike, document: Mapping[str, Any], *, inputs: Sequence[PathLike] = ()) -> None:
-    """Write ``document`` as indented strict JSON (NaN written as null)."""
-    write_text(path, json.dumps(json_ready(document), indent=2, allow_nan=False) + "\n", inputs=inputs)
-
-
-def write_csv(
-    path: PathLike, header: Sequence[str], rows: Sequence[Sequence[Any]], *, inputs: Sequence[PathLike] = ()
-) -> None:
-    """Write a CSV table with a header row; undefined numbers are left empty."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(
-            [
-                "" if cell is None or (isinstance(cell, float) and not math.isfinite(cell)) else cell
-                for cell in row
-            ]
-        )
-    write_text(path, buffer.getvalue(), inputs=inputs)
-
-
-def append_json_line(path: PathLike, record: Mapping[str, Any]) -> None:
-    """Append ``record`` as one JSON line to a history file (created if missing).
-
-    The file is rewritten through a temporary copy, so a failure never leaves a torn last line.
-    """
-    target = Path(path)
-    try:
-        previous = target.read_text(encoding="utf-8") if target.exists() else ""
-    except OSError as err:
-        raise OutputWriteError(
-            f"cannot read the history file {target}: {err.strerror or err}; choose another file"
-        ) from None
-    if previous and not previous.endswith("\n"):
-        previous += "\n"
-    write_text(target, previous + json.dumps(json_ready(record), allow_nan=False) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------------

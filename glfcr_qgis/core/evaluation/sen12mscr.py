@@ -15,6 +15,7 @@ A scene is the number ``N`` of the ``s1_N`` folder within its season (``ROIs1158
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,39 +93,56 @@ def read_data_csv(csv_path: str | Path, data_root: str | Path, split: str) -> li
     _check_split(split)
     root = Path(data_root)
     triplets = []
+    for line_number, row in enumerate(csv.reader(io.StringIO(_read_listing(csv_path), newline="")), start=1):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) != 5:
+            raise DatasetError(
+                f"{csv_path}, line {line_number}: expected 5 columns (split, s1_folder, "
+                f"s2_cloudfree_folder, s2_cloudy_folder, file_name), found {len(row)}; "
+                "fix the listing"
+            )
+        code, sar_folder, cloudfree_folder, cloudy_folder, file_name = (cell.strip() for cell in row)
+        if code not in CSV_SPLIT_CODES:
+            raise DatasetError(
+                f"{csv_path}, line {line_number}: split {code!r} is not 1 (train), 2 (validation) "
+                "or 3 (test); fix the listing"
+            )
+        if CSV_SPLIT_CODES[code] != split:
+            continue
+        triplets.append(
+            Triplet(
+                name=file_name,
+                split=split,
+                sar=root / sar_folder / file_name,
+                cloudfree=root / cloudfree_folder / file_name,
+                cloudy=root / cloudy_folder / file_name,
+            )
+        )
+    return triplets
+
+
+def _read_listing(csv_path: str | Path) -> str:
+    """The text of a listing: UTF-8, with or without the byte-order mark Excel writes.
+
+    Raises:
+        DatasetError: the file cannot be read, or is not UTF-8 (naming the first line that is not).
+
+    """
     try:
-        with open(csv_path, newline="", encoding="utf-8") as handle:
-            for line_number, row in enumerate(csv.reader(handle), start=1):
-                if not row or not "".join(row).strip():
-                    continue
-                if len(row) != 5:
-                    raise DatasetError(
-                        f"{csv_path}, line {line_number}: expected 5 columns (split, s1_folder, "
-                        f"s2_cloudfree_folder, s2_cloudy_folder, file_name), found {len(row)}; "
-                        "fix the listing"
-                    )
-                code, sar_folder, cloudfree_folder, cloudy_folder, file_name = (cell.strip() for cell in row)
-                if code not in CSV_SPLIT_CODES:
-                    raise DatasetError(
-                        f"{csv_path}, line {line_number}: split {code!r} is not 1 (train), 2 (validation) "
-                        "or 3 (test); fix the listing"
-                    )
-                if CSV_SPLIT_CODES[code] != split:
-                    continue
-                triplets.append(
-                    Triplet(
-                        name=file_name,
-                        split=split,
-                        sar=root / sar_folder / file_name,
-                        cloudfree=root / cloudfree_folder / file_name,
-                        cloudy=root / cloudy_folder / file_name,
-                    )
-                )
+        data = Path(csv_path).read_bytes()
     except OSError as err:
         raise DatasetError(
             f"cannot read the dataset listing {csv_path}: {err.strerror or err}; check the path"
         ) from None
-    return triplets
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise DatasetError(
+            f"{csv_path}, line {line}: the listing is not UTF-8 text (byte 0x{data[err.start]:02x} is not "
+            "UTF-8); save it as UTF-8 (in Excel: CSV UTF-8)"
+        ) from None
 
 
 def scan_official_layout(data_root: str | Path, split: str) -> list[Triplet]:
