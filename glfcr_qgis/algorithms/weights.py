@@ -13,6 +13,8 @@ from pathlib import Path
 
 from qgis.core import QgsSettings
 
+from ..core.model.checkpoint_safety import unsafe_global_problem
+
 WEIGHTS_ENV = "GLFCR_WEIGHTS"
 WEIGHTS_SETTING = "glfcr/weights"
 AUTHORS_REPOSITORY = "https://github.com/xufangchn/GLF-CR"
@@ -46,9 +48,10 @@ def missing_weights_message() -> str:
 def weights_file_problem(path: str) -> str | None:
     """Why ``path`` cannot be a PyTorch checkpoint, or None when it may be one (without loading it).
 
-    Reads a few bytes only: a missing or unreadable file, or a file that is neither a zip archive
-    (``torch.save``'s format) nor a pickle, is reported; whether it holds GLF-CR's weights is checked
-    when it is loaded.
+    Reads a few bytes and the pickle's opcodes, without torch: a missing or unreadable file, a file
+    that is neither a zip archive (``torch.save``'s format) nor a pickle, and a pickle that asks to
+    run code or to build other objects than tensors are reported; whether it holds GLF-CR's weights
+    is checked when it is loaded.
     """
     if not path:
         return missing_weights_message()
@@ -66,7 +69,8 @@ def weights_file_problem(path: str) -> str | None:
             f"The GLF-CR weights file {path} cannot be read ({err.strerror or err}); check its permissions."
         )
     if zipfile.is_zipfile(file) or head.startswith(_PICKLE_MAGIC):
-        return None
+        # a file that would run code is refused here, before a run, without torch
+        return unsafe_global_problem(file)
     return (
         f"{path} is not a PyTorch checkpoint (neither a zip archive nor a pickle); the download may be "
         f"incomplete: download CR_net.pth again from the link in the README of {AUTHORS_REPOSITORY}."

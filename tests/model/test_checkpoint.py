@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from network_fixtures import REFERENCE_CHECKPOINT, reference_io, reference_state
 
 from glfcr_qgis.core import GLFCR, CheckpointError, DeviceError, load_model, save_checkpoint
 from glfcr_qgis.core.model.checkpoint import load_state_dict
+from glfcr_qgis.core.model.checkpoint_safety import unsafe_global_problem
 
 
 def _same_weights(model: GLFCR, state: dict[str, torch.Tensor]) -> bool:
@@ -93,9 +96,46 @@ def test_pickled_code_is_never_executed(tmp_path: Path) -> None:
     path = tmp_path / "evil.pth"
     torch.save({"network": _Payload()}, path)
     Path("/tmp/glfcr_pwned").unlink(missing_ok=True)
-    with pytest.raises(CheckpointError, match="not loaded for safety"):
+    with pytest.raises(CheckpointError, match=r"asks to run code \(builtins.getattr\) when loaded"):
         load_model(path)
     assert not Path("/tmp/glfcr_pwned").exists()
+
+
+class _Shell:
+    def __reduce__(self):  # the classic malicious checkpoint: a shell command run on load
+        return (os.system, ("touch /tmp/glfcr_pwned_by_shell",))
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_a_checkpoint_that_runs_a_command_is_named_for_what_it_asks(tmp_path: Path, legacy: bool) -> None:
+    path = tmp_path / "CR_net.pth"
+    torch.save({"network": _Shell()}, path, _use_new_zipfile_serialization=not legacy)
+    expected = (
+        f"{path} is not a plain weights file: it asks to run code (posix.system) when loaded, and is "
+        "refused; use the authors' CR_net.pth."
+    )
+    # found without torch before a run (the Processing check) and by the loader itself
+    assert unsafe_global_problem(path) == expected
+    with pytest.raises(CheckpointError) as error:
+        load_model(path)
+    assert str(error.value) == expected
+    assert not Path("/tmp/glfcr_pwned_by_shell").exists()
+
+
+def test_other_python_objects_are_refused_without_torchs_advice(tmp_path: Path) -> None:
+    path = _save(tmp_path, {"network": reference_state_dict(), "args": argparse.Namespace(lr=1e-4)})
+    with pytest.raises(CheckpointError, match=r"holds Python objects \(argparse.Namespace\)") as error:
+        load_model(path)
+    assert "weights_only" not in str(error.value) and "trust" not in str(error.value)
+    assert unsafe_global_problem(REFERENCE_CHECKPOINT) is None
+
+
+def test_no_message_or_document_suggests_lifting_the_weights_only_check() -> None:
+    root = Path(__file__).resolve().parents[2]
+    texts = [*(root / "glfcr_qgis").rglob("*.py"), *root.glob("*.md"), *(root / "docs").rglob("*.md")]
+    for path in texts:
+        text = path.read_text(encoding="utf-8")
+        assert "weights_only=False" not in text and "weights_only` set to `False" not in text, path
 
 
 def test_unknown_device_is_a_clear_error() -> None:

@@ -2,7 +2,9 @@
 
 Accepted layouts: the authors' ``{"network": state_dict}``, a plain state_dict, ``{"state_dict": ...}``
 or ``{"model": ...}`` wrappers, and ``module.``-prefixed keys written from ``DataParallel``.
-Checkpoints are untrusted files: they are read with ``weights_only=True``, which never runs code.
+Checkpoints are untrusted files: they are read with ``weights_only=True``, which never runs code; a
+file it refuses is explained with ``checkpoint_safety`` (what the pickle asked for), never with torch's
+own advice, which suggests lifting the check.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError
+from .checkpoint_safety import (
+    AUTHORS_WEIGHTS,
+    refused_global,
+    unsafe_checkpoint_message,
+    unsafe_global_problem,
+)
 from .device import resolve_device
 from .network import GLFCR
 
@@ -25,6 +33,10 @@ from .network import GLFCR
 DERIVED_SUFFIXES: tuple[str, ...] = (".attn_mask", ".relative_position_index")
 _WRAPPER_KEYS: tuple[str, ...] = ("network", "state_dict", "model")
 _LISTED = 8  # offending keys named in an error message
+# the parts of torch's load errors that advise lifting the safety check: never passed on
+_TORCH_ADVICE: tuple[str, ...] = (
+    "weights_only", "Weights only load failed", "trusted source", "documentation", "add_safe_globals"
+)
 
 
 def _read(path: str | os.PathLike[str]) -> Any:
@@ -37,32 +49,41 @@ def _read(path: str | os.PathLike[str]) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        reason = _unpickler_reason(error)
-        if "global" in reason.lower():
+        # weights_only refused a global: say what the file asked for, never torch's advice to lift the check
+        refused = refused_global(str(error))
+        problem = unsafe_global_problem(path)
+        if problem or refused:
+            raise CheckpointError(problem or unsafe_checkpoint_message(path, refused)) from None
+        if _looks_like_torch_save(path):
             raise CheckpointError(
-                f"Checkpoint {str(path)!r} holds Python objects other than tensors, which are not loaded for "
-                f"safety ({reason}): save the weights as a state_dict of tensors."
+                f"{path} is not a plain weights file: it holds content that is not loaded for safety "
+                f"({_reason(error)}); {AUTHORS_WEIGHTS}."
             ) from None
         raise CheckpointError(
-            f"{str(path)!r} is not a readable PyTorch checkpoint ({reason}): "
+            f"{path} is not a readable PyTorch checkpoint ({_reason(error)}): "
             "check that the download is complete and that it is a .pth file."
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
         raise CheckpointError(
-            f"{str(path)!r} is not a readable PyTorch checkpoint ({str(error).splitlines()[0]}): "
+            f"{path} is not a readable PyTorch checkpoint ({_reason(error)}): "
             "check that the download is complete and that it is a .pth file."
         ) from None
 
 
-def _unpickler_reason(error: pickle.UnpicklingError) -> str:
-    # torch wraps the unpickler's own reason in paragraphs of advice about weights_only=False,
-    # which must not reach users: pick out the reason
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    for index, line in enumerate(lines):
-        if "WeightsUnpickler error" in line:
-            rest = line.split("WeightsUnpickler error:", 1)[1].strip()
-            return rest or (lines[index + 1] if index + 1 < len(lines) else "unknown format")
-    return lines[0] if lines else "unknown format"
+def _looks_like_torch_save(path: Path) -> bool:
+    """Whether the file is a zip archive or a pickle (protocol 2+), the two forms ``torch.save`` writes."""
+    with open(path, "rb") as handle:
+        head = handle.read(1)
+    return head == b"\x80" or zipfile.is_zipfile(path)
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of torch's message that states a cause (none of its advice about ``weights_only``)."""
+    for line in str(error).splitlines():
+        line = line.strip()
+        if line and not any(advice in line for advice in _TORCH_ADVICE):
+            return line.rstrip(".")
+    return type(error).__name__
 
 
 def _unwrap(obj: Any, path: str) -> dict[str, torch.Tensor]:
