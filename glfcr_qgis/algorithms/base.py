@@ -8,17 +8,26 @@ errors and warnings into what Processing shows the analyst.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
+from qgis.core import (
+    Qgis,
+    QgsApplication,
+    QgsMessageLog,
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import GlfcrError, GlfcrWarning
 from ..dependencies import MISSING_TORCH_MESSAGE, is_missing_torch, require_torch
 from ..version import plugin_icon_path, plugin_metadata
+from .run_checks import run_problem
 
 
 class CoreHooks:
@@ -39,6 +48,9 @@ class CoreHooks:
 class GlfcrAlgorithm(QgsProcessingAlgorithm):
     """Common parts of the algorithms of the ``glfcr`` provider (group, help, icon, error handling)."""
 
+    # output parameter -> the format its file must have ("raster", "json", "csv", "html", "jsonl")
+    OUTPUT_FORMATS: Mapping[str, str] = {}
+
     def tr(self, text: str) -> str:
         """Translate ``text`` in the context of the algorithm's class."""
         return QCoreApplication.translate(type(self).__name__, text)
@@ -57,6 +69,15 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
 
     def icon(self) -> QIcon:
         return QIcon(str(plugin_icon_path()))
+
+    def check_before_run(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """Why the run cannot start ("" when it can): a number out of range, an unreadable raster, or an
+        output that is an input, repeats another or has the wrong extension (``run_checks``).
+
+        Call it first in ``checkParameterValues``, so a refused run has written nothing. The outputs
+        and their formats are the class's ``OUTPUT_FORMATS``.
+        """
+        return run_problem(self, parameters, context, self.OUTPUT_FORMATS)
 
     def require_torch(self) -> None:
         """Fail with the one-sentence set-up instruction when torch cannot be imported.
@@ -93,11 +114,24 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
             except QgsProcessingException:
                 raise
             except GlfcrError as err:
-                raise QgsProcessingException(str(err)) from None
+                raise _exception_said_once(str(err)) from None
             except ImportError as err:
                 if is_missing_torch(err):
-                    raise QgsProcessingException(MISSING_TORCH_MESSAGE) from None
+                    raise _exception_said_once(MISSING_TORCH_MESSAGE) from None
                 raise
+
+
+def _exception_said_once(message: str) -> QgsProcessingException:
+    """The exception that stops the run with ``message``, printed once by ``qgis_process``.
+
+    ``qgis_process`` prints a failed algorithm's message twice (three times without ``--json``): from
+    Processing's log and from its console feedback. There the message goes to the log once and the
+    exception is left blank; everywhere else (the dialog, ``processing.run``) it carries the message.
+    """
+    if QgsApplication.instance() is not None and QgsApplication.instance().platform() == "qgis_process":
+        QgsMessageLog.logMessage(message, "Processing", Qgis.Critical)
+        return QgsProcessingException("")
+    return QgsProcessingException(message)
 
 
 def _forward_glfcr_warnings(feedback: QgsProcessingFeedback, fallback: Any) -> Any:

@@ -38,6 +38,9 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
     SHADOW_PIXELS = "SHADOW_PIXELS"
     VALID_PIXELS = "VALID_PIXELS"
 
+    # what check_before_run checks each output against
+    OUTPUT_FORMATS = {OUTPUT: "raster", SCORE: "raster"}
+
     def name(self) -> str:
         return "cloudmask"
 
@@ -106,6 +109,9 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
                 "The cloud score threshold must lie in (0, 1], got {value:g}; use 0.2 (the authors' "
                 "default) or 0.5 for thick clouds only."
             ).format(value=threshold)
+        problem = self.check_before_run(parameters, context)
+        if problem:
+            return False, problem
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:
             return False, self.tr(

@@ -45,6 +45,9 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
     CLOUDY_PIXELS = "CLOUDY_PIXELS"
     CLEAR_PIXELS = "CLEAR_PIXELS"
 
+    # what check_before_run checks each output against
+    OUTPUT_FORMATS = {REPORT_JSON: "json", REPORT_HTML: "html"}
+
     def name(self) -> str:
         return "evaluate"
 
@@ -73,8 +76,8 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
             "With a mask, each metric is the mean of its per-pixel map over the scored pixels. "
             "Large rasters are processed window by window; the result equals the whole-image computation."
             "<h3>Outputs</h3>"
-            "The metrics as numbers (for the model designer), and a JSON and an HTML report with "
-            "natural-colour quicklooks and the absolute error."
+            "The metrics as numbers (for the model designer), and, when asked for, a JSON and an HTML report "
+            "with natural-colour quicklooks and the absolute error."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
@@ -104,14 +107,22 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
                 maxValue=1.0,
             )
         )
+        # the metrics are outputs of their own: the reports are written only when given (the dialog
+        # proposes temporary files; qgis_process and processing.run skip them unless named)
         self.addParameter(
             QgsProcessingParameterFileDestination(
-                self.REPORT_JSON, self.tr("Report (JSON)"), fileFilter=self.tr("JSON files (*.json)")
+                self.REPORT_JSON,
+                self.tr("Report (JSON)"),
+                fileFilter=self.tr("JSON files (*.json)"),
+                optional=True,
             )
         )
         self.addParameter(
             QgsProcessingParameterFileDestination(
-                self.REPORT_HTML, self.tr("Report (HTML)"), fileFilter=self.tr("HTML files (*.html *.htm)")
+                self.REPORT_HTML,
+                self.tr("Report (HTML)"),
+                fileFilter=self.tr("HTML files (*.html *.htm)"),
+                optional=True,
             )
         )
         labels = {
@@ -129,6 +140,9 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
     def checkParameterValues(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> tuple[bool, str]:
+        problem = self.check_before_run(parameters, context)
+        if problem:
+            return False, problem
         for name in (self.PREDICTION, self.REFERENCE, self.MASK, self.CLOUDY):
             layer = self.parameterAsRasterLayer(parameters, name, context)
             if layer is None:

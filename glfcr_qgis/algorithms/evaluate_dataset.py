@@ -17,6 +17,7 @@ from qgis.core import (
 
 from .base import GlfcrAlgorithm
 from .evaluate import METRIC_OUTPUTS
+from .remove_clouds import MAX_BATCH_SIZE
 from .weights import default_weights_path, weights_file_problem
 
 # enum index -> core value; the order is the order shown to the analyst
@@ -49,6 +50,9 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
     SAM = "SAM"
     IMAGE_COUNT = "IMAGE_COUNT"
 
+    # what check_before_run checks each output against
+    OUTPUT_FORMATS = {REPORT_JSON: "json", REPORT_CSV: "csv", REPORT_HTML: "html", HISTORY: "jsonl"}
+
     def name(self) -> str:
         return "evaluatedataset"
 
@@ -78,9 +82,10 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
             "batched; metrics are per image and do not depend on the batch size. The mean PSNR and SSIM are "
             "the averages the authors' script prints."
             "<h3>Outputs</h3>"
-            "Means as numbers; a JSON report (settings, checkpoint SHA-256, per-image metrics, mean and "
-            "standard deviation), a CSV with one row per image, and an HTML report with quicklooks of the "
-            "first images and the worst by PSNR. Optionally each run appends one JSON line to a history file."
+            "Means as numbers; when given, a JSON report (settings, checkpoint SHA-256, per-image metrics, "
+            "mean and standard deviation), a CSV with one row per image, and an HTML report with quicklooks "
+            "of the first images and the worst by PSNR. Optionally each run appends one JSON line to a "
+            "history file."
             "<h3>Weights</h3>"
             "The checkpoint (e.g. the authors' CR_net.pth); defaults to the file named by the environment "
             "variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights."
@@ -142,6 +147,7 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
                 QgsProcessingParameterNumber.Integer,
                 defaultValue=1,
                 minValue=1,
+                maxValue=MAX_BATCH_SIZE,
             )
         )
         self.addParameter(
@@ -163,21 +169,17 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
                 createByDefault=False,
             )
         )
-        self.addParameter(
-            QgsProcessingParameterFileDestination(
-                self.REPORT_JSON, self.tr("Report (JSON)"), fileFilter=self.tr("JSON files (*.json)")
+        # optional like Evaluate's: the means are outputs too; the dialog proposes temporary files
+        for name, description, file_filter in (
+            (self.REPORT_JSON, self.tr("Report (JSON)"), self.tr("JSON files (*.json)")),
+            (self.REPORT_CSV, self.tr("Per-image metrics (CSV)"), self.tr("CSV files (*.csv)")),
+            (self.REPORT_HTML, self.tr("Report (HTML)"), self.tr("HTML files (*.html *.htm)")),
+        ):
+            self.addParameter(
+                QgsProcessingParameterFileDestination(
+                    name, description, fileFilter=file_filter, optional=True
+                )
             )
-        )
-        self.addParameter(
-            QgsProcessingParameterFileDestination(
-                self.REPORT_CSV, self.tr("Per-image metrics (CSV)"), fileFilter=self.tr("CSV files (*.csv)")
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterFileDestination(
-                self.REPORT_HTML, self.tr("Report (HTML)"), fileFilter=self.tr("HTML files (*.html *.htm)")
-            )
-        )
         for output in METRIC_OUTPUTS.values():
             self.addOutput(QgsProcessingOutputNumber(output, self.tr("Mean {metric}").format(metric=output)))
         self.addOutput(QgsProcessingOutputNumber(self.IMAGE_COUNT, self.tr("Images evaluated")))
@@ -185,7 +187,9 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
     def checkParameterValues(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> tuple[bool, str]:
-        problem = weights_file_problem(self._weights(parameters, context))
+        problem = self.check_before_run(parameters, context) or weights_file_problem(
+            self._weights(parameters, context)
+        )
         if problem:
             return False, problem
         return super().checkParameterValues(parameters, context)

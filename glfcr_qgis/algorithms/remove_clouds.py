@@ -27,7 +27,7 @@ from ..core.scene.pipeline import (
     DEFAULT_TILE_SIZE,
     remove_clouds,
 )
-from ..core.scene.tiling import validate_tiling
+from ..core.scene.tiling import NETWORK_MULTIPLE, validate_tiling
 from ..dependencies import MISSING_TORCH_MESSAGE, torch_available
 from .base import GlfcrAlgorithm
 from .natural_colour import NaturalColourStyler
@@ -37,6 +37,9 @@ from .weights import default_weights_path, missing_weights_message, weights_file
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 # core.inference.PRECISIONS, spelled out here because that module needs torch
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "float16")
+# bounds the dialog and qgis_process show: a 4096-pixel tile already needs tens of GB for the network
+MAX_TILE_SIZE = 4096
+MAX_BATCH_SIZE = 256
 
 
 class RemoveCloudsAlgorithm(GlfcrAlgorithm):
@@ -54,6 +57,9 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     COG = "COG"
     PRECISION = "PRECISION"
     OUTPUT = "OUTPUT"
+
+    # what check_before_run checks each output against
+    OUTPUT_FORMATS = {OUTPUT: "raster"}
 
     def name(self) -> str:
         return "removeclouds"
@@ -79,7 +85,9 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "The scene is cut into square <b>tiles</b> (a multiple of 16 pixels; the authors trained on 128) "
             "that share <b>overlap</b> pixels with their neighbours (less than half a tile). Overlapping "
             "predictions are blended with smooth weights, so no seams show. Tiles reaching past the scene "
-            "edge see the scene mirrored there; a scene smaller than a tile runs as one tile of its own size."
+            "edge see the scene mirrored there; a scene smaller than a tile runs as one tile of its own "
+            "size, and along a side of the scene thinner than a tile the tiles shrink to that side (a "
+            "1-pixel strip runs in 16-pixel-high tiles)."
             " The scene is processed one row of tiles at a time, so memory does not grow with its height. "
             "Bigger tiles give the network more context and cost more memory; the batch size (advanced) runs "
             "several tiles at once, which helps on a GPU."
@@ -125,7 +133,8 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 self.tr("Tile size (pixels, multiple of 16)"),
                 QgsProcessingParameterNumber.Integer,
                 defaultValue=DEFAULT_TILE_SIZE,
-                minValue=16,
+                minValue=NETWORK_MULTIPLE,
+                maxValue=MAX_TILE_SIZE,
             )
         )
         self.addParameter(
@@ -135,6 +144,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 QgsProcessingParameterNumber.Integer,
                 defaultValue=DEFAULT_OVERLAP,
                 minValue=0,
+                maxValue=MAX_TILE_SIZE // 2 - 1,
             )
         )
         self.addParameter(
@@ -156,6 +166,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 QgsProcessingParameterNumber.Integer,
                 defaultValue=DEFAULT_BATCH_SIZE,
                 minValue=1,
+                maxValue=MAX_BATCH_SIZE,
             ),
             QgsProcessingParameterBoolean(
                 self.COG, self.tr("Write a Cloud Optimized GeoTIFF (with overviews)"), defaultValue=False
@@ -183,28 +194,28 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     ) -> tuple[bool, str]:
         if not torch_available():
             return False, MISSING_TORCH_MESSAGE
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
+        problem = self.check_before_run(parameters, context)
+        if problem:
+            return False, problem
         try:
             validate_tiling(
                 self.parameterAsInt(parameters, self.TILE_SIZE, context),
                 self.parameterAsInt(parameters, self.OVERLAP, context),
             )
+        except GlfcrError as err:
+            return False, str(err)
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        try:
             problem = self._input_problem(parameters, context)
         except GlfcrError as err:
             return False, str(err)
-        if problem:
-            return False, problem
+        return (False, problem) if problem else self._weights_check(parameters, context)
+
+    def _weights_check(self, parameters: dict[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:
         problem = weights_file_problem(self._weights(parameters, context))
-        if problem:
-            return False, problem
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        if output and not output.lower().endswith((".tif", ".tiff")):
-            return False, self.tr(
-                "Remove Clouds writes GeoTIFF files: name the output with a .tif extension (got {output})."
-            ).format(output=output)
-        return True, ""
+        return (False, problem) if problem else (True, "")
 
     def _input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         """Open both inputs as the run will (band counts, overlap); raises GlfcrError or names a problem."""
@@ -260,6 +271,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 is_canceled=hooks.is_canceled,
             )
         timings = result.timings
+        rows, columns = result.tile_shape
         feedback.pushInfo(
             self.tr(
                 "{run} of {tiles} tiles of {size} px (overlap {overlap} px) on {device}; network cost "
@@ -267,7 +279,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             ).format(
                 run=result.tiles_run,
                 tiles=result.tiles,
-                size=result.tile_size,
+                size=rows if rows == columns else f"{rows}x{columns}",
                 overlap=result.overlap,
                 device=result.device,
                 cost=result.overlap_cost,

@@ -94,7 +94,7 @@ def bad_inputs(tmp_path):
     good = write_l1c(tmp_path / "good.tif", synthetic_l1c(10, 10))
     return [
         ({"INPUT": str(twelve)}, "has 12 bands; GLF-CR needs the 13 Sentinel-2 L1C bands"),
-        ({"INPUT": str(broken)}, "Cannot read the Sentinel-2 L1C image"),
+        ({"INPUT": str(broken)}, "broken.tif is damaged or not a raster: GDAL cannot read it"),
         ({"INPUT": str(good), "THRESHOLD": 0}, r"threshold must lie in \(0, 1\]"),
         ({"INPUT": str(good), "THRESHOLD": 1.5}, r"threshold must lie in \(0, 1\]"),
     ]

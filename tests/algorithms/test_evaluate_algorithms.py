@@ -188,3 +188,22 @@ def test_evaluatedataset_empty_split_is_a_clear_error(qgis_app, tmp_path):
             },
         )
     assert not list(tmp_path.iterdir())
+
+
+def test_reports_are_optional_in_both_algorithms(qgis_app, tmp_path):
+    from qgis.core import QgsApplication, QgsProcessingParameterDefinition
+    from test_evaluate import layer_pair
+
+    registry = QgsApplication.processingRegistry()
+    for alg, names in (
+        (EVALUATE, ("REPORT_JSON", "REPORT_HTML")),
+        (EVALUATE_DATASET, ("REPORT_JSON", "REPORT_CSV", "REPORT_HTML", "HISTORY")),
+    ):
+        for name in names:
+            assert registry.algorithmById(alg).parameterDefinition(name).flags() & (
+                QgsProcessingParameterDefinition.FlagOptional
+            ), (alg, name)
+    prediction, reference, _, _ = layer_pair(tmp_path)
+    results = processing_run(EVALUATE, {"PREDICTION": str(prediction), "REFERENCE": str(reference)})
+    assert results["PSNR"] > 0 and results["REPORT_JSON"] is None and results["REPORT_HTML"] is None
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["prediction.tif", "reference.tif"]
