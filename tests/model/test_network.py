@@ -50,6 +50,19 @@ def test_any_tile_size_equals_authors_network_built_for_that_size(model: GLFCR, 
         assert (model(cloudy, sar) - authors(cloudy, sar)).abs().max().item() <= 1e-5
 
 
+def test_a_single_thin_tile_equals_the_authors_network(model: GLFCR) -> None:
+    # one 16-pixel-high tile of a thin strip: a single row of windows, batch 1
+    authors = RDN_residual_CR((16, 64))
+    state = {k: v for k, v in reference_state_dict().items() if not k.endswith("attn_mask")}
+    authors.load_state_dict(state, strict=False)
+    authors.eval()
+    generator = torch.Generator().manual_seed(16)
+    cloudy = torch.rand(1, 13, 16, 64, generator=generator)
+    sar = torch.rand(1, 2, 16, 64, generator=generator)
+    with torch.inference_mode():
+        assert (model(cloudy, sar) - authors(cloudy, sar)).abs().max().item() <= 1e-5
+
+
 def test_window_shrinks_and_shift_drops_for_16_pixel_tiles() -> None:
     assert window_layout(8, 8) == (8, 0)
     assert window_layout(8, 32) == (8, 0)

@@ -75,9 +75,10 @@ class RDBConv(nn.Module):
             tokens_sar = torch.roll(tokens_sar, shifts=(-shift, -shift), dims=(1, 2))
         else:
             mask = None
+        # reshape, not view: one row of windows (a 16-pixel-high tile) leaves them non-contiguous
         out, out_sar = self.attn(
-            window_partition(tokens, window).view(-1, window * window, channels),
-            window_partition(tokens_sar, window).view(-1, window * window, channels),
+            window_partition(tokens, window).reshape(-1, window * window, channels),
+            window_partition(tokens_sar, window).reshape(-1, window * window, channels),
             mask,
         )
         out = window_reverse(out.view(-1, window, window, channels), window, h, w)
