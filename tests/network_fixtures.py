@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 import torch
-from qgis_helpers import SHARED_DIR
+from paths import SHARED_DIR
 
 REFERENCE_CHECKPOINT = SHARED_DIR / "reference" / "glfcr_random_ckpt.pth"
 REFERENCE_IO = SHARED_DIR / "reference" / "glfcr_reference_io.pt"

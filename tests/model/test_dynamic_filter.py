@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from qgis_helpers import SHARED_DIR
+from paths import SHARED_DIR
 
 from glfcr_qgis.core import kernel_conv2d
 from glfcr_qgis.core.model.dynamic_filter import kernel_conv2d_torch
