@@ -82,7 +82,9 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "edge see the scene mirrored there; a scene smaller than a tile runs as one tile of its own size."
             " The scene is processed one row of tiles at a time, so memory does not grow with its height. "
             "Bigger tiles give the network more context and cost more memory; the batch size (advanced) runs "
-            "several tiles at once, which helps on a GPU."
+            "several tiles at once, which helps on a GPU. By default (0) it is 1 on the CPU and, on a GPU, "
+            "set from the free memory and the memory the first tile took; when the GPU runs out of memory "
+            "the batch is halved and the run goes on."
             "<h3>Nodata</h3>"
             "Pixels that are nodata (or NaN) in the cloudy image, or have no SAR value, are filled for the "
             "network with the mean of the tile's valid values, as the authors' data loader fills gaps, and "
@@ -152,10 +154,10 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         advanced = [
             QgsProcessingParameterNumber(
                 self.BATCH_SIZE,
-                self.tr("Tiles per batch"),
+                self.tr("Tiles per batch (0: automatic, 1 on the CPU, from the free memory on a GPU)"),
                 QgsProcessingParameterNumber.Integer,
                 defaultValue=DEFAULT_BATCH_SIZE,
-                minValue=1,
+                minValue=0,
             ),
             QgsProcessingParameterBoolean(
                 self.COG, self.tr("Write a Cloud Optimized GeoTIFF (with overviews)"), defaultValue=False
@@ -250,7 +252,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 output,
                 tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context),
                 overlap=self.parameterAsInt(parameters, self.OVERLAP, context),
-                batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+                batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context) or None,
                 device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 output_type=OUTPUT_TYPES[self.parameterAsEnum(parameters, self.OUTPUT_TYPE, context)],
                 keep_clear=self.parameterAsBoolean(parameters, self.KEEP_CLEAR, context),

@@ -36,7 +36,9 @@ from ..io.raster_io import (
     output_profile,
     sha256_file,
 )
+from .batching import CudaMemory, check_batch_size
 from .cloud_detector import scene_shadow_statistics
+from .device_blending import DeviceBlending
 from .keep_clear import ClearPixelShare
 from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_dtype, output_nodata, scratch_path
 from .strip_runner import BatchPredictor, StageTimings, StripRunner
@@ -50,10 +52,12 @@ if TYPE_CHECKING:  # torch is imported when a run starts, so the defaults here c
 # 256 to 384 and 14.3k at 512, so the largest tile before that drop, 384, gives the least overlap for the
 # same speed (tiles shrink to just cover the scene: 368 on a 1024 scene, 1.16x its pixels; 384 on a
 # full Sentinel-2 tile, 1.25x). A 32-pixel overlap (16 at the network's half resolution) is blended
-# away; batches above 1 were slower on the CPU (256 x 4: 14.8k px/s against 17.4k).
+# away; batches above 1 were slower on the CPU (256 x 4: 14.8k px/s against 17.4k), so the automatic batch
+# size is 1 there and measured from the free memory on a GPU (``batching``).
 DEFAULT_TILE_SIZE = 384
 DEFAULT_OVERLAP = 32
-DEFAULT_BATCH_SIZE = 1
+# the Remove Clouds algorithm's batch-size value for "automatic" (``remove_clouds(batch_size=None)``)
+DEFAULT_BATCH_SIZE = 0
 
 MODEL_NAME = "GLF-CR"
 
@@ -108,7 +112,7 @@ def remove_clouds(
     *,
     tile_size: int = DEFAULT_TILE_SIZE,
     overlap: int = DEFAULT_OVERLAP,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     device: str | torch.device = "auto",
     output_type: str = "UInt16",
     keep_clear: bool = False,
@@ -132,7 +136,9 @@ def remove_clouds(
         output_path: GeoTIFF to write (``.tif``); written to a temporary file and moved into place.
         tile_size: tile side in pixels, a multiple of 16.
         overlap: pixels shared by neighbouring tiles, blended smoothly; ``0 <= overlap < tile_size / 2``.
-        batch_size: tiles per forward pass.
+        batch_size: tiles per forward pass, or None (default) to choose: 1 on the CPU; on a GPU from the
+            free memory and the measured memory of the first tile. On a GPU out-of-memory error the batch
+            is halved and the run goes on, down to one tile.
         device: "auto", "cpu", "cuda" or "cuda:N".
         output_type: "UInt16" (rounded and clipped to 0..65535) or "Float32".
         keep_clear: keep the input values where the cloud mask finds the pixel clear, with a transition
@@ -153,16 +159,13 @@ def remove_clouds(
         TileSizeError: unusable tile size or overlap.
         ParameterValueError: batch size below 1, or an unknown output type or precision.
         CheckpointError: the weights cannot be read or are not GLF-CR's.
-        DeviceError: the device is not available.
+        DeviceError: the device is not available, or a single tile does not fit in the GPU's memory.
         OutputWriteError: the output cannot be written.
         ProcessingCanceled: ``is_canceled`` returned True; no output was left behind.
 
     """
     validate_tiling(tile_size, overlap)
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ParameterValueError(
-            f"Batch size {batch_size} is not a positive whole number of tiles; use 1 or more."
-        )
+    check_batch_size(batch_size)
     dtype = output_dtype(output_type)
     _check_precision(precision)
     output_path = Path(output_path)
@@ -194,18 +197,21 @@ def remove_clouds(
             nodata = output_nodata(optical.nodata, dtype)
             tile_share = 1.0 - (_MASK_PASS_SHARE if keep_clear else 0.0) - (_COG_SHARE if cog else 0.0)
             start = _MASK_PASS_SHARE if keep_clear else 0.0
+            on_device = uses_device_blending(torch_device)
             run = StripRunner(
                 optical=optical,
                 aligned=aligned,
                 grid=grid,
-                predict=_batch_predictor(model, torch_device, precision),
-                batch_size=int(batch_size),
+                predict=_batch_predictor(model, torch_device, precision, tensors=on_device),
+                batch_size=None if batch_size is None else int(batch_size),
                 dtype=dtype,
                 nodata=nodata,
                 clear_weights=clear_weights,
                 timings=timings,
                 progress=lambda fraction: report(start + tile_share * fraction),
                 is_canceled=canceled,
+                blending=DeviceBlending(grid, len(S2_L1C_BANDS), torch_device) if on_device else None,
+                memory=CudaMemory(torch_device) if torch_device.type == "cuda" else None,
             )
             tags = output_tags(
                 grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled, precision=precision
@@ -302,8 +308,19 @@ def _prepare_model(
     return model, torch_device, checksum
 
 
-def _batch_predictor(model: nn.Module, device: torch.device, precision: str) -> BatchPredictor:
-    """Wrap the network for NumPy batches: float32 (B, 13, T, T) and (B, 2, T, T) -> (B, 13, T, T)."""
+def uses_device_blending(device: torch.device) -> bool:
+    """Whether tiles are staged, blended and copied back on the device (CUDA) rather than with NumPy."""
+    return device.type == "cuda"
+
+
+def _batch_predictor(
+    model: nn.Module, device: torch.device, precision: str, *, tensors: bool = False
+) -> BatchPredictor:
+    """Wrap the network for batches: float32 (B, 13, T, T) and (B, 2, T, T) -> (B, 13, T, T).
+
+    NumPy arrays in and out; with ``tensors``, tensors already on the device in and the prediction left
+    there (device blending).
+    """
     import torch
 
     from ..model.inference import predict
@@ -312,6 +329,9 @@ def _batch_predictor(model: nn.Module, device: torch.device, precision: str) -> 
         inputs = torch.from_numpy(cloudy).to(device), torch.from_numpy(sar).to(device)
         return predict(model, *inputs, precision=precision).float().cpu().numpy()
 
-    return run
+    def run_on_device(cloudy: torch.Tensor, sar: torch.Tensor) -> torch.Tensor:
+        return predict(model, cloudy, sar, precision=precision).float()
+
+    return run_on_device if tensors else run
 
 
