@@ -112,9 +112,11 @@ def test_dispatch_uses_cupy_for_cuda_tensors(monkeypatch: pytest.MonkeyPatch) ->
 
 @cuda
 def test_network_reference_on_cuda() -> None:
-    from network_fixtures import REFERENCE_CHECKPOINT, reference_io
+    from network_fixtures import REFERENCE_CHECKPOINT, reference_io, require_reference_checkpoint
 
     from glfcr_qgis.core import load_model
+
+    require_reference_checkpoint()
 
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False

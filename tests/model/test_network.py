@@ -8,7 +8,7 @@ import pytest
 import torch
 from authors_glfcr import RDN_residual_CR
 from network_fixtures import REFERENCE_CHECKPOINT, reference_io, reference_state_dict
-from qgis_helpers import SHARED_DIR
+from paths import SHARED_DIR
 
 from glfcr_qgis.core import GLFCR, TileSizeError, load_model
 from glfcr_qgis.core.model.network import shifted_window_mask, window_layout, window_partition, window_reverse

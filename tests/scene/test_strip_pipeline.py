@@ -310,3 +310,60 @@ def test_write_behind_keeps_order_and_raises_the_consumers_error() -> None:
             writer.submit(i)
             time.sleep(0.01)
     assert pipeline_threads() == []
+
+
+# --- on a GPU (skipped without one; bench/gpu_suite.py runs them) ------------------------------------
+
+
+@pytest.mark.gpu
+def test_device_blending_on_cuda_equals_the_cpu_pipeline(tmp_path: Path, scene: tuple[Path, Path]) -> None:
+    optical, sar = scene
+    cpu = run(optical, sar, PointwiseStandIn(), tmp_path / "cpu.tif", batch_size=3)
+    cuda = run(optical, sar, PointwiseStandIn(), tmp_path / "cuda.tif", batch_size=3, device="cuda")
+    assert cuda.device.startswith("cuda")
+    np.testing.assert_allclose(read(cuda.output_path), read(cpu.output_path), atol=1e-3)
+
+
+@pytest.mark.gpu
+def test_a_small_memory_cap_halves_the_batch_of_the_real_network(tmp_path: Path) -> None:
+    """Under a memory cap that holds about two tiles, a batch of 8 halves until it fits, and the run ends."""
+    from glfcr_qgis.core import GLFCR
+
+    torch.manual_seed(0)
+    model = GLFCR().cuda().eval()
+    optical, sar = write_scene(tmp_path, 128, 128 * 4)
+    cuda = {"tile_size": 128, "overlap": 0, "device": "cuda"}
+    reference = run(optical, sar, model, tmp_path / "one.tif", batch_size=1, **cuda)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    with torch.inference_mode():
+        model(torch.rand(1, 13, 128, 128, device="cuda"), torch.rand(1, 2, 128, 128, device="cuda"))
+    tile = torch.cuda.max_memory_allocated() - base
+    total = torch.cuda.get_device_properties(0).total_memory
+    torch.cuda.empty_cache()
+    torch.cuda.set_per_process_memory_fraction((base + 2.5 * tile) / total)
+    try:
+        capped = run(optical, sar, model, tmp_path / "capped.tif", batch_size=8, **cuda)
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0)
+    assert 1 <= capped.batch_size <= 2
+    np.testing.assert_allclose(read(capped.output_path), read(reference.output_path), atol=1.0)
+    with pytest.raises(DeviceError, match="smaller tile"):
+        torch.cuda.set_per_process_memory_fraction((base + 0.3 * tile) / total)
+        try:
+            run(optical, sar, model, tmp_path / "none.tif", batch_size=2, **cuda)
+        finally:
+            torch.cuda.set_per_process_memory_fraction(1.0)
+    assert not (tmp_path / "none.tif").exists()
+
+
+@pytest.mark.gpu
+def test_automatic_batch_on_cuda_is_measured(tmp_path: Path) -> None:
+    from glfcr_qgis.core import GLFCR
+
+    torch.manual_seed(0)
+    optical, sar = write_scene(tmp_path, 128, 128 * 3)
+    result = run(optical, sar, GLFCR().eval(), tmp_path / "out.tif", tile_size=128, overlap=0, device="cuda")
+    assert result.tile_memory is not None and result.tile_memory > 0
+    assert 1 <= result.batch_size <= MAX_AUTO_BATCH

@@ -86,7 +86,10 @@ class RemoveCloudsResult:
         sar_resampled: whether the SAR was resampled onto the optical grid.
         device: the torch device the network ran on.
         checkpoint_sha256: SHA-256 of the checkpoint file ("" when a model object was passed).
-        timings: seconds per stage.
+        timings: busy seconds per stage.
+        batch_size: tiles per batch at the end of the run (after any halving on out-of-memory errors).
+        tile_memory: peak device memory of one tile in bytes, measured on the first tile of a GPU run
+            with an automatic batch size (None otherwise).
 
     """
 
@@ -102,6 +105,8 @@ class RemoveCloudsResult:
     device: str
     checkpoint_sha256: str
     timings: StageTimings = field(default_factory=StageTimings)
+    batch_size: int = 1
+    tile_memory: int | None = None
 
 
 def remove_clouds(
@@ -255,6 +260,8 @@ def remove_clouds(
         device=str(torch_device),
         checkpoint_sha256=checksum,
         timings=timings,
+        batch_size=run.policy.size,
+        tile_memory=run.policy.measured_tile_bytes,
     )
 
 
