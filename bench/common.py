@@ -29,6 +29,27 @@ def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1, syn
     return statistics.median(times)
 
 
+def device_seconds(run: Callable[[], object], device: object, repeats: int, warmup: int = 1) -> float:
+    """Mean seconds per call of ``run`` after ``warmup`` calls: CUDA events on a GPU, the host clock elsewhere."""
+    import torch
+
+    for _ in range(warmup):
+        run()
+    if torch.device(device).type != "cuda":
+        start = time.perf_counter()
+        for _ in range(repeats):
+            run()
+        return (time.perf_counter() - start) / repeats
+    torch.cuda.synchronize()
+    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    begin.record()
+    for _ in range(repeats):
+        run()
+    end.record()
+    torch.cuda.synchronize()
+    return begin.elapsed_time(end) / 1000 / repeats
+
+
 def machine() -> str:
     """One line describing the CPU, core count, Python and torch."""
     import torch

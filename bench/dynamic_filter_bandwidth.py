@@ -11,10 +11,9 @@ after warm-up. The device-to-device copy bandwidth measured in the same run is t
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
-from common import machine, print_table
+from common import device_seconds, machine, print_table
 
 HEADERS = ["implementation", "pass", "ms", "TB/s", "of copy bandwidth"]
 
@@ -37,20 +36,7 @@ def measure(batch: int, channels: int, size: int, k: int, repeats: int, device: 
     g = torch.randn(batch, channels, size, size, device=device)
 
     def timed(run: Callable[[], object]) -> float:
-        for _ in range(3):
-            run()
-        if not cuda:
-            start = time.perf_counter()
-            for _ in range(repeats):
-                run()
-            return (time.perf_counter() - start) / repeats
-        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        begin.record()
-        for _ in range(repeats):
-            run()
-        end.record()
-        torch.cuda.synchronize()
-        return begin.elapsed_time(end) / 1000 / repeats
+        return device_seconds(run, device, repeats, warmup=3)
 
     # 2 GiB on a GPU (far beyond its caches); 64 MiB for a CPU dry run
     big = torch.empty((2 * 1024**3 if cuda else 64 * 1024**2) // 4, device=device)

@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import REPO_ROOT, machine, print_table
+from common import REPO_ROOT, device_seconds, machine, print_table
 
 # datasheet dense peaks, TFLOP/s: float32 (CUDA cores), TF32, bfloat16/float16 (tensor cores)
 PEAKS = {
@@ -240,7 +240,7 @@ def network(suite: Suite, budget: float) -> dict:
                 x = torch.rand(batch, 13, size, size, device=suite.device)
                 s = torch.rand(batch, 2, size, size, device=suite.device)
                 try:
-                    seconds = _device_seconds(
+                    seconds = device_seconds(
                         lambda x=x, s=s, a=arithmetic: predict(model, x, s, precision=a),
                         suite.device,
                         repeats=1 if dry else 3,
@@ -506,25 +506,6 @@ def _peaks(suite: Suite) -> dict:
         if card in name:
             return peaks
     return {}
-
-
-def _device_seconds(run: Callable[[], object], device: str, repeats: int) -> float:
-    import torch
-
-    run()
-    if device == "cpu":
-        start = time.perf_counter()
-        for _ in range(repeats):
-            run()
-        return (time.perf_counter() - start) / repeats
-    torch.cuda.synchronize()
-    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    begin.record()
-    for _ in range(repeats):
-        run()
-    end.record()
-    torch.cuda.synchronize()
-    return begin.elapsed_time(end) / 1000 / repeats
 
 
 class _UtilizationSampler:
