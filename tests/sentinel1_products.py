@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import warnings
 import xml.etree.ElementTree as ElementTree
 import zipfile
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from qgis_helpers import SHARED_DIR
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 from scipy.interpolate import RegularGridInterpolator
 
@@ -176,7 +178,11 @@ def write_measurement(path: Path, patches: list[tuple[Window, np.ndarray]]) -> P
         "compress": "deflate",
         "sparse_ok": True,
     }
-    with rasterio.open(path, "w", **profile) as dataset:
+    with warnings.catch_warnings():
+        # like ESA's copies in ../shared, these carry no GCPs: the annotation places the image
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        dataset = rasterio.open(path, "w", **profile)
+    with dataset:
         for window, values in patches:
             dataset.write(values.astype(np.uint16), 1, window=window)
     return path

@@ -131,6 +131,16 @@ def test_a_raster_is_put_on_the_reference_grid(qgis_app: Any, tmp_path: Path) ->
     np.testing.assert_allclose(values, expected, atol=1e-4)
 
 
+def test_cancel_leaves_no_output(qgis_app: Any, grd: tuple[Path, float, float], tmp_path: Path) -> None:
+    from qgis.core import QgsProcessingException
+
+    feedback = RecordingFeedback()
+    feedback.cancel()
+    with pytest.raises(QgsProcessingException, match="canceled; no output was written"):
+        processing_run(ALG_ID, {"INPUT": str(grd[0]), "OUTPUT": str(tmp_path / "s1.tif")}, feedback)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [

@@ -28,6 +28,7 @@ from rasterio.control import GroundControlPoint
 from rasterio.coords import BoundingBox
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
+from rasterio.features import geometry_mask
 from rasterio.warp import transform as transform_points
 from rasterio.windows import Window
 
@@ -263,14 +264,26 @@ class GrdProduct(SarSource):
         return cols, rows
 
     def coverage(self, grid: Any) -> float:
-        """Share of ``grid`` inside the image footprint (coarse estimate; DN-0 borders count as covered)."""
+        """Share of ``grid`` inside the image footprint (the outline of the geolocation grid, coarse grid).
+
+        DN-0 borders inside the footprint count as covered; they are a few hundred metres wide.
+        """
         transform, width, height = coarse_grid(grid)
-        rows, cols = np.mgrid[0:height, 0:width] + 0.5
-        xs, ys = transform * (cols.ravel(), rows.ravel())
-        image_cols, image_rows = self.image_coordinates(grid.crs, xs, ys)
-        inside = (
-            (image_cols >= 0) & (image_cols < self.width) & (image_rows >= 0) & (image_rows < self.height)
-        )
+        lines, pixels = self.points[:, 0], self.points[:, 1]
+        outline = []
+        # the grid's edge points in order around the image: first line, last pixel, last line, first pixel
+        for mask, key, reverse in (
+            (lines == lines.min(), pixels, False),
+            (pixels == pixels.max(), lines, False),
+            (lines == lines.max(), pixels, True),
+            (pixels == pixels.min(), lines, True),
+        ):
+            edge = self.points[mask][np.argsort(key[mask])]
+            outline.append(edge[::-1] if reverse else edge)
+        ring = np.concatenate(outline)
+        xs, ys = transform_points(WGS84, grid.crs, ring[:, 3], ring[:, 2])
+        footprint = {"type": "Polygon", "coordinates": [list(zip(xs, ys, strict=True))]}
+        inside = geometry_mask([footprint], (height, width), transform, invert=True)
         return float(np.mean(inside))
 
     def close(self) -> None:
