@@ -1,4 +1,4 @@
-"""(e) Sentinel-1 preparation throughput: GRD calibration + geocoding, and scale conversion of a raster.
+"""Sentinel-1 preparation throughput: GRD calibration + geocoding, and scale conversion of a raster.
 
     .venv/bin/python bench/sentinel1_preparation.py [--size 2048] [--repeats 3]
 
@@ -28,7 +28,9 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -89,8 +91,16 @@ def _wgs84_raster(path: Path, extent: tuple[float, ...], scale: str, rng: np.ran
     width, height = int(np.ceil((east - west) / res)), int(np.ceil((north - south) / res))
     db = np.stack([rng.uniform(-25, 0, (height, width)), rng.uniform(-32, -5, (height, width))])
     values = db if scale == "db" else 10 ** (db / 10)
-    profile = {"driver": "GTiff", "width": width, "height": height, "count": 2, "dtype": "float32",
-               "crs": "EPSG:4326", "transform": from_origin(west, north, res, res), "tiled": True}  # fmt: skip
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": 2,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": from_origin(west, north, res, res),
+        "tiled": True,
+    }
     with rasterio.open(path, "w", **profile) as out:
         out.write(values.astype(np.float32))
         out.descriptions = ("VV", "VH")
