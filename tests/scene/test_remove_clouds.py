@@ -419,7 +419,7 @@ def test_twelve_band_optical_is_refused_with_the_l1c_hint(tmp_path: Path) -> Non
 def test_sar_with_wrong_band_count_is_refused(tmp_path: Path) -> None:
     optical = write_raster(tmp_path / "cloudy.tif", optical_dn(16, 16))
     sar = write_raster(tmp_path / "sar.tif", sar_db(16, 16)[:1])
-    with pytest.raises(InputRasterError, match="VV, VH"):
+    with pytest.raises(InputRasterError, match="has 1 backscatter band; GLF-CR needs VV and VH"):
         remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "out.tif", device="cpu")
 
 
