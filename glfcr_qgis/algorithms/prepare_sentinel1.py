@@ -1,5 +1,4 @@
-"""Processing algorithm ``glfcr:preparesentinel1``: any Sentinel-1 input as the 2-band sigma0 dB GeoTIFF "
-"GLF-CR reads."""
+"""Processing algorithm ``glfcr:preparesentinel1``: Sentinel-1 input as the 2-band sigma0 dB GLF-CR reads."""
 
 from __future__ import annotations
 

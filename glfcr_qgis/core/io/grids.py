@@ -1,5 +1,4 @@
-"""Raster grids: whether two share one, a coarse copy of a grid, and how much of a grid a SAR raster "
-"covers."""
+"""Raster grids: whether two are the same, a coarse copy of one, and how much of one a SAR raster covers."""
 
 from __future__ import annotations
 

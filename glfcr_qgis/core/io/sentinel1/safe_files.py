@@ -100,8 +100,7 @@ def locate_manifest(path: str | os.PathLike[str]) -> tuple[str | None, str] | No
 
 
 def is_sentinel1_product(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a Sentinel-1 SAFE product (folder, manifest or zip); cheap, reads the "
-    "manifest only."""
+    """Whether ``path`` is a Sentinel-1 SAFE product (folder, manifest or zip); reads the manifest only."""
     try:
         return b"SENTINEL-1" in SafeFiles(path).read(MANIFEST).upper()
     except (RasterReadError, OSError):
