@@ -11,6 +11,7 @@ every other parameter as Processing does and leaves product paths to the core, w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,8 @@ from qgis.core import (
 from ..core.io.sentinel1.safe_files import is_sentinel1_product
 from ..core.io.sentinel1.scale import SCALES
 
+# "SENTINEL1_DS:/data/S1A_....SAFE/manifest.safe:IW_VV" or the manifest path itself (Windows drive allowed)
+SAFE_LAYER_SOURCE = re.compile(r"(?<![^:])((?:[A-Za-z]:)?[^:]*manifest\.safe)", re.IGNORECASE)
 # enum index -> the words shown; the core takes SCALES[index]
 SCALE_OPTIONS: tuple[str, ...] = ("auto (from metadata, else values)", "dB", "linear power", "amplitude")
 
@@ -66,9 +69,13 @@ def raster_or_product_path(
     if is_product_value(value):
         return value.strip()
     layer = algorithm.parameterAsRasterLayer(parameters, name, context)
-    if layer is not None:
-        return layer.source()
-    return value if isinstance(value, str) else ""
+    if layer is None:
+        return value if isinstance(value, str) else ""
+    # a product loaded through GDAL's SAFE driver (raw DN): its source names the manifest
+    manifest = SAFE_LAYER_SOURCE.search(layer.source())
+    if manifest and is_sentinel1_product(manifest.group(1)):
+        return manifest.group(1)
+    return layer.source()
 
 
 def check_parameter_values(

@@ -100,6 +100,22 @@ def test_a_grd_product_is_prepared_on_its_utm_grid_inside_the_extent(
     assert any("GRD calibrated to sigma0 dB" in info for info in feedback.infos)
 
 
+def test_a_product_loaded_as_a_qgis_layer_is_read_as_the_product(
+    qgis_app: Any, grd: tuple[Path, float, float], tmp_path: Path
+) -> None:
+    """GDAL's SAFE driver opens the manifest as raw DN; the algorithm reads the product behind the layer."""
+    from qgis.core import QgsRasterLayer
+
+    product, x, y = grd
+    layer = QgsRasterLayer(str(product.with_suffix(".SAFE") / "manifest.safe"), "s1", "gdal")
+    assert layer.isValid()
+    output = tmp_path / "s1.tif"
+    extent = f"{x - 100},{x + 100},{y - 100},{y + 100} [EPSG:32632]"
+    processing_run(ALG_ID, {"INPUT": layer, "EXTENT": extent, "OUTPUT": str(output)})
+    with rasterio.open(output) as dataset:
+        assert dataset.tags()["sar_scale"].startswith("GRD digital numbers, calibrated")
+
+
 def test_a_raster_is_put_on_the_reference_grid(qgis_app: Any, tmp_path: Path) -> None:
     db = sar_db(40, 40)
     sar = write_raster(
