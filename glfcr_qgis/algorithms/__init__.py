@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from .base import GlfcrAlgorithm
 from .cloud_mask import CloudMaskAlgorithm
+from .download_weights import DownloadWeightsAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .evaluate_dataset import EvaluateDatasetAlgorithm
+from .install_dependencies import InstallDependenciesAlgorithm
 from .remove_clouds import RemoveCloudsAlgorithm
 
 ALGORITHMS: list[type[GlfcrAlgorithm]] = [
@@ -17,4 +19,6 @@ ALGORITHMS: list[type[GlfcrAlgorithm]] = [
     EvaluateAlgorithm,
     EvaluateDatasetAlgorithm,
     RemoveCloudsAlgorithm,
+    InstallDependenciesAlgorithm,
+    DownloadWeightsAlgorithm,
 ]
