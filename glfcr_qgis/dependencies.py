@@ -4,7 +4,8 @@ QGIS runs the plugin with its own Python, which has no torch. Three places can h
 to ``sys.path`` after QGIS's own entries (so QGIS's numpy and GDAL bindings always win):
 
 - the profile's dependency folder ``<profile>/python/glfcr_dependencies/py311`` that *Install
-  dependencies* (``glfcr:installdependencies``) fills; added when the plugin loads (``add_profile_dependencies``),
+  dependencies* (``glfcr:installdependencies``) fills; added when the plugin loads
+  (``add_profile_dependencies``),
 - the checkout's ``.venv`` that ``install.sh`` makes, found through the link in the QGIS profile,
 - folders named by ``GLFCR_PYTHONPATH``.
 
@@ -29,10 +30,11 @@ NO_VENV_ENV = "GLFCR_NO_VENV"
 
 MISSING_TORCH_MESSAGE = (
     "PyTorch (the Python package 'torch') is not installed for QGIS's Python: run the algorithm "
-    "GLF-CR cloud removal > Setup > Install dependencies (glfcr:installdependencies; in a checkout, ./install.sh), "
+    "GLF-CR cloud removal > Setup > Install dependencies (glfcr:installdependencies; in a checkout, "
+    "./install.sh), "
     f"or point the environment variable {EXTRA_PATH_ENV} at a site-packages folder holding torch."
 )
-# Called (with no argument) the first time an algorithm finds torch missing; the desktop GUI offers the install.
+# Called (without arguments) when an algorithm finds torch missing; the desktop GUI offers the install.
 _missing_torch_listeners: list[Callable[[], None]] = []
 
 
@@ -100,7 +102,7 @@ def is_missing_torch(err: BaseException) -> bool:
 
 
 def profile_dependency_folder(profile_dir: str | os.PathLike[str]) -> Path:
-    """The dependency folder of a QGIS profile for this Python, e.g. ``<profile>/python/glfcr_dependencies/py311``."""
+    """The dependency folder of a profile for this Python: ``<profile>/python/glfcr_dependencies/py311``."""
     return dependency_folder(profile_dir, (sys.version_info.major, sys.version_info.minor))
 
 

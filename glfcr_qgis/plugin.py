@@ -1,7 +1,7 @@
-"""The QGIS plugin object: puts the profile's dependency folder on ``sys.path``, registers the provider, and in
-the desktop adds the set-up entry points (install offer, Plugins menu, toolbox actions).
+"""The QGIS plugin object: puts the profile's dependency folder on ``sys.path``, registers the provider,
+and in the desktop adds the set-up entry points (install offer, Plugins menu, toolbox actions).
 
-``qgis_process`` calls ``initProcessing()`` alone (no ``initGui``), so nothing but ``initGui`` touches ``iface``.
+``qgis_process`` calls ``initProcessing()`` alone (no ``initGui``): only ``initGui`` touches ``iface``.
 """
 
 from __future__ import annotations

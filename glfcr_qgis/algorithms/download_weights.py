@@ -1,4 +1,4 @@
-"""Processing algorithm ``glfcr:downloadweights``: the authors' pretrained checkpoint, checked, as the default."""
+"""Processing algorithm ``glfcr:downloadweights``: the authors' pretrained checkpoint, checked, as default."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def profile_weights_path() -> str:
 
 
 class DownloadWeightsAlgorithm(SetupAlgorithm):
-    """Download a GLF-CR checkpoint (by default the authors' pretrained one), check it, make it the default."""
+    """Download a GLF-CR checkpoint (default: the authors'), check it, make it the default."""
 
     URL = "URL"
     SHA256 = "SHA256"
@@ -55,7 +55,8 @@ class DownloadWeightsAlgorithm(SetupAlgorithm):
             "the README of github.com/xufangchn/GLF-CR, into this QGIS profile, and makes it the default "
             "checkpoint of every algorithm."
             "<h3>Safe and resumable</h3>"
-            "The file grows in a hidden <i>.CR_net.pth.part</i> beside the output; a broken connection resumes "
+            "The file grows in a hidden <i>.CR_net.pth.part</i> beside the output; a broken connection "
+            "resumes "
             "where it stopped (also when the algorithm is run again after a cancel). A file-sharing host's "
             "confirmation page is followed; any other web page is reported, never saved. The file is moved "
             "into place only after it loads as a GLF-CR checkpoint (safe loading of tensors only, every key "
@@ -68,16 +69,27 @@ class DownloadWeightsAlgorithm(SetupAlgorithm):
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
-        self.addParameter(QgsProcessingParameterString(self.URL, self.tr("URL"), defaultValue=AUTHORS_WEIGHTS_URL))
+        self.addParameter(
+            QgsProcessingParameterString(self.URL, self.tr("URL"), defaultValue=AUTHORS_WEIGHTS_URL)
+        )
         checksum = QgsProcessingParameterString(self.SHA256, self.tr("SHA-256 of the file"), optional=True)
         checksum.setFlags(checksum.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(checksum)
-        self.addParameter(QgsProcessingParameterBoolean(
-            self.MAKE_DEFAULT, self.tr("Make it the default checkpoint"), defaultValue=True))
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT, self.tr("Checkpoint file"), self.tr("PyTorch checkpoint (*.pth)"),
-            defaultValue=profile_weights_path(),
-        ))
+        self.addParameter(
+            QgsProcessingParameterBoolean(
+                self.MAKE_DEFAULT, self.tr("Make it the default checkpoint"), defaultValue=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.OUTPUT,
+                self.tr("Checkpoint file"),
+                self.tr("PyTorch checkpoint (*.pth)"),
+                defaultValue=profile_weights_path(),
+                # optional so that qgis_process, which insists on destinations, takes the default too
+                optional=True,
+            )
+        )
         self.addOutput(QgsProcessingOutputString(self.SHA256, self.tr("SHA-256")))
         self.addOutput(QgsProcessingOutputNumber(self.SIZE, self.tr("Size (bytes)")))
 
@@ -103,11 +115,18 @@ class DownloadWeightsAlgorithm(SetupAlgorithm):
         output = self.parameterAsFileOutput(parameters, self.OUTPUT, context) or profile_weights_path()
         with self.core_call(feedback) as hooks:
             result = download_checkpoint(
-                url, output, expected_sha256=self.parameterAsString(parameters, self.SHA256, context),
-                progress=hooks.progress, is_canceled=hooks.is_canceled, on_message=feedback.pushInfo,
+                url,
+                output,
+                expected_sha256=self.parameterAsString(parameters, self.SHA256, context),
+                progress=hooks.progress,
+                is_canceled=hooks.is_canceled,
+                on_message=feedback.pushInfo,
             )
-        feedback.pushInfo(self.tr("Checked and saved: {path} ({size} bytes, SHA-256 {sha}).").format(
-            path=result.path, size=result.size, sha=result.sha256))
+        feedback.pushInfo(
+            self.tr("Checked and saved: {path} ({size} bytes, SHA-256 {sha}).").format(
+                path=result.path, size=result.size, sha=result.sha256
+            )
+        )
         if self.parameterAsBool(parameters, self.MAKE_DEFAULT, context):
             set_default_weights_path(str(result.path))
             QgsSettings().sync()  # a qgis_process run ends right after: write the setting now

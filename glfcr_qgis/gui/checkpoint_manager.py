@@ -1,4 +1,4 @@
-"""The checkpoint manager: the active GLF-CR checkpoint (path, size, SHA-256, structural check), choose or download one."""
+"""The checkpoint manager: the active checkpoint (path, size, SHA-256, structural check), choose, download."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ TITLE = "GLF-CR checkpoint"
 
 
 class CheckpointManagerDialog(QDialog):
-    """Shows the default checkpoint and checks it; *Choose file...* and *Download the authors' pretrained weights*."""
+    """Shows and checks the default checkpoint; *Choose file...* and *Download the authors' weights*."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,7 +80,7 @@ class CheckpointManagerDialog(QDialog):
         self.progress.setVisible(busy)
 
     def show_checkpoint(self, path: str, make_default: bool = False) -> None:
-        """Show ``path`` and check it in a task; with ``make_default``, it becomes the default once it passes."""
+        """Show ``path`` and check it in a task; with ``make_default`` it becomes the default if it passes."""
         from ..core.setup.checkpoint_info import inspect_checkpoint
 
         self.path_label.setText(path or "none chosen")
@@ -89,12 +89,16 @@ class CheckpointManagerDialog(QDialog):
         self.check_label.setText("checking..." if path else "")
         env = os.environ.get(WEIGHTS_ENV, "").strip()
         self.note.setText(
-            f"The environment variable {WEIGHTS_ENV} is set and wins over the choice made here." if env else ""
+            f"The environment variable {WEIGHTS_ENV} is set and wins over the choice made here."
+            if env
+            else ""
         )
         self._busy(True)
         self.progress.setRange(0, 0)
-        self.task = CoreTask("GLF-CR: check the checkpoint",
-                             lambda task: inspect_checkpoint(path, is_canceled=task.is_canceled))
+        self.task = CoreTask(
+            "GLF-CR: check the checkpoint",
+            lambda task: inspect_checkpoint(path, is_canceled=task.is_canceled),
+        )
         self.task.succeeded.connect(lambda info: self._checked(info, make_default))
         self.task.failed.connect(self._failed)
         start(self.task)
@@ -106,11 +110,15 @@ class CheckpointManagerDialog(QDialog):
         self.info = info
         self._busy(False)
         self.progress.setRange(0, 1000)
-        self.size_label.setText(f"{format_size(info.size)} ({info.size:,} bytes)" if info.size is not None else "-")
+        self.size_label.setText(
+            f"{format_size(info.size)} ({info.size:,} bytes)" if info.size is not None else "-"
+        )
         self.sha_label.setText(info.sha256 or "-")
         if info.loads_as_glfcr:
-            self.check_label.setText("<span style='color:#1b7f3b'><b>loads as GLF-CR</b></span> "
-                                     "(safe loading; every key and shape matches the network)")
+            self.check_label.setText(
+                "<span style='color:#1b7f3b'><b>loads as GLF-CR</b></span> "
+                "(safe loading; every key and shape matches the network)"
+            )
         elif info.loads_as_glfcr is None and info.problem:
             self.check_label.setText(f"not checked: {info.problem}")
         else:
@@ -118,7 +126,9 @@ class CheckpointManagerDialog(QDialog):
         usable = info.loads_as_glfcr or (info.loads_as_glfcr is None and info.sha256)
         if make_default and usable:
             set_default_weights_path(info.path)
-            self.note.setText(self.note.text() + " It is now the default checkpoint of the GLF-CR algorithms.")
+            self.note.setText(
+                self.note.text() + " It is now the default checkpoint of the GLF-CR algorithms."
+            )
         elif make_default:
             self.note.setText("The default checkpoint was not changed.")
 
@@ -131,8 +141,9 @@ class CheckpointManagerDialog(QDialog):
     def choose_file(self) -> None:
         """Pick a checkpoint file; it becomes the default once it loads as GLF-CR."""
         start_folder = os.path.dirname(default_weights_path() or profile_weights_path())
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a GLF-CR checkpoint", start_folder,
-                                              "PyTorch checkpoint (*.pth *.pt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a GLF-CR checkpoint", start_folder, "PyTorch checkpoint (*.pth *.pt);;All files (*)"
+        )
         if path:
             self.show_checkpoint(path, make_default=True)
 
@@ -147,8 +158,13 @@ class CheckpointManagerDialog(QDialog):
         self.check_label.setText(f"downloading to {destination}...")
         self.task = CoreTask(
             "GLF-CR: download the pretrained weights",
-            lambda task: download_checkpoint(AUTHORS_WEIGHTS_URL, destination, progress=task.report,
-                                             is_canceled=task.is_canceled, on_message=task.log),
+            lambda task: download_checkpoint(
+                AUTHORS_WEIGHTS_URL,
+                destination,
+                progress=task.report,
+                is_canceled=task.is_canceled,
+                on_message=task.log,
+            ),
         )
         self.task.fractionChanged.connect(lambda fraction: self.progress.setValue(int(1000 * fraction)))
         self.task.lineReceived.connect(self.note.setText)

@@ -1,4 +1,4 @@
-"""A ``QgsTask`` running one core function off the interface thread, with its log, progress and cancel wired in."""
+"""A ``QgsTask`` running one core function off the interface thread, its log, progress and cancel wired in."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ..core.errors import GlfcrError, ProcessingCanceled
 
 
 class CoreTask(QgsTask):
-    """Runs ``work(task)`` in QGIS's task manager; ``work`` calls ``task.log``, ``task.report`` and ``task.is_canceled``.
+    """Runs ``work(task)`` in QGIS's task manager; ``work`` may call ``log``, ``report``, ``is_canceled``.
 
     Signals (delivered on the interface thread): ``lineReceived(str)`` for each log line,
     ``succeeded(object)`` with ``work``'s result, ``failed(str, str)`` with the one-sentence error and a log.

@@ -1,4 +1,4 @@
-"""Where the desktop reaches the set-up dialogs: the install offer, the Plugins menu and the Processing toolbox.
+"""Where the desktop reaches the set-up dialogs: the install offer, the Plugins menu, the Processing toolbox.
 
 QGIS 3.22's provider settings (Options > Processing > Providers) hold only typed values, no buttons
 or links, so the dialogs are reached from: the message bar offer shown the first time an algorithm
@@ -100,8 +100,10 @@ class SetupEntryPoints(QObject):
             def execute(self) -> None:
                 self._handler()
 
-        entries = [(f"GLF-CR: {INSTALL_LABEL}", entry_points.open_install),
-                   (f"GLF-CR: {CHECKPOINT_LABEL}", entry_points.open_checkpoints)]
+        entries = [
+            (f"GLF-CR: {INSTALL_LABEL}", entry_points.open_install),
+            (f"GLF-CR: {CHECKPOINT_LABEL}", entry_points.open_checkpoints),
+        ]
         self.toolbox_actions = [_ToolboxEntry(name, handler) for name, handler in entries]
         ProviderActions.actions[PROVIDER_ID] = self.toolbox_actions
         self.context_actions = [_ContextEntry(name, handler) for name, handler in entries]

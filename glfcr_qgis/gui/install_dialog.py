@@ -35,7 +35,8 @@ class InstallDialog(QDialog):
         self.task: CoreTask | None = None
         self.works_now: bool | None = None
         self.intro = QLabel(
-            "GLF-CR needs PyTorch. This installs the version the plugin is tested with (and CuPy when an NVIDIA "
+            "GLF-CR needs PyTorch. This installs the version the plugin is tested with (and CuPy when an "
+            "NVIDIA "
             "GPU is found) into a folder of this QGIS profile, with QGIS's own Python and pip. QGIS's own "
             "packages, numpy among them, are kept."
         )
@@ -56,9 +57,11 @@ class InstallDialog(QDialog):
         self.install_button.setEnabled(False)
         self.cancel_button = QPushButton("Cancel")
         self.close_button = QPushButton("Close")
-        for button, role in ((self.install_button, QDialogButtonBox.AcceptRole),
-                             (self.cancel_button, QDialogButtonBox.RejectRole),
-                             (self.close_button, QDialogButtonBox.DestructiveRole)):
+        for button, role in (
+            (self.install_button, QDialogButtonBox.AcceptRole),
+            (self.cancel_button, QDialogButtonBox.RejectRole),
+            (self.close_button, QDialogButtonBox.DestructiveRole),
+        ):
             self.buttons.addButton(button, role)
         self.install_button.clicked.connect(self.start_install)
         self.cancel_button.clicked.connect(self.cancel)
@@ -82,9 +85,11 @@ class InstallDialog(QDialog):
         from ..core.setup.installer import prepare_install
 
         profile = QgsApplication.qgisSettingsDirPath()
-        self._run("GLF-CR: what to install",
-                  lambda task: prepare_install(profile, on_line=task.log, is_canceled=task.is_canceled),
-                  self._planned)
+        self._run(
+            "GLF-CR: what to install",
+            lambda task: prepare_install(profile, on_line=task.log, is_canceled=task.is_canceled),
+            self._planned,
+        )
 
     def _planned(self, prepared: Any) -> None:
         self.task = None
@@ -103,10 +108,17 @@ class InstallDialog(QDialog):
         prepared = self.prepared
         self.install_button.setEnabled(False)
         self.status.setText("Installing...")
-        self._run("GLF-CR: install dependencies",
-                  lambda task: install_dependencies(prepared.plan, prepared.probe.pip_version, on_line=task.log,
-                                                    progress=task.report, is_canceled=task.is_canceled),
-                  self._installed)
+        self._run(
+            "GLF-CR: install dependencies",
+            lambda task: install_dependencies(
+                prepared.plan,
+                prepared.probe.pip_version,
+                on_line=task.log,
+                progress=task.report,
+                is_canceled=task.is_canceled,
+            ),
+            self._installed,
+        )
 
     def _installed(self, result: Any) -> None:
         self.task = None
@@ -114,10 +126,16 @@ class InstallDialog(QDialog):
         self.progress.setValue(1000)
         self.works_now = refresh_after_install(result.folder) if result.activated else False
         if self.works_now:
-            self.status.setText("<b>PyTorch is installed</b>: the GLF-CR algorithms work now, no restart needed.")
+            self.status.setText(
+                "<b>PyTorch is installed</b>: the GLF-CR algorithms work now, no restart needed."
+            )
         else:
-            self.status.setText("<b>Installed.</b> Restart QGIS to use the new packages (the old ones are still loaded).")
-        self.log.appendPlainText(f"Installed into {result.folder} in {result.seconds:.0f} s; pip's log: {result.log_path}")
+            self.status.setText(
+                "<b>Installed.</b> Restart QGIS to use the new packages (the old ones are still loaded)."
+            )
+        self.log.appendPlainText(
+            f"Installed into {result.folder} in {result.seconds:.0f} s; pip's log: {result.log_path}"
+        )
 
     def _failed(self, sentence: str, log: str) -> None:
         self.task = None
@@ -166,7 +184,8 @@ def plan_html(plan: Any) -> str:
     size = f"<b>{format_size(total)} to download</b>" if total is not None else "<b>download size unknown</b>"
     notes = "".join(f"<p>{note}</p>" for note in plan.notes)
     return (
-        f"<p>Into <code>{plan.folder}</code> with <code>{plan.python}</code>: {', '.join(plan.requirements)}; "
+        f"<p>Into <code>{plan.folder}</code> with <code>{plan.python}</code>: "
+        f"{', '.join(plan.requirements)}; "
         f"kept as QGIS has it: {', '.join(plan.constraints) or 'nothing'}.</p>"
         f"<table cellspacing='0' cellpadding='2'>{rows}</table><p>{size}.</p>{notes}"
     )

@@ -1,4 +1,4 @@
-"""A real HTTP server on 127.0.0.1 for the downloader tests: range requests, cut connections, confirmation pages."""
+"""A real HTTP server on 127.0.0.1 for the downloader tests: ranges, cut connections, confirmation pages."""
 
 from __future__ import annotations
 
@@ -58,7 +58,9 @@ class LocalServer:
             def do_GET(self) -> None:  # noqa: N802 (http.server API name)
                 parsed = urllib.parse.urlparse(self.path)
                 query = dict(urllib.parse.parse_qsl(parsed.query))
-                server.requests.append(Seen(parsed.path, query, {k.lower(): v for k, v in self.headers.items()}))
+                server.requests.append(
+                    Seen(parsed.path, query, {k.lower(): v for k, v in self.headers.items()})
+                )
                 route = server.routes.get(parsed.path)
                 if route is None or any(query.get(k) != v for k, v in route.needs_query.items()):
                     self.send_error(404, "Not Found")
@@ -66,7 +68,7 @@ class LocalServer:
                 body, start = route.body, 0
                 requested = self.headers.get("Range", "")
                 if requested.startswith("bytes=") and route.honour_range:
-                    start = int(requested[len("bytes="):].split("-")[0])
+                    start = int(requested[len("bytes=") :].split("-")[0])
                     if start >= len(body):
                         self.send_error(416, "Range Not Satisfiable")
                         return

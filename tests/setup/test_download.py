@@ -1,4 +1,5 @@
-"""The checkpoint downloader against a real HTTP server on 127.0.0.1: plain, resumed, confirmation pages, rejections."""
+"""The checkpoint downloader against a real HTTP server on 127.0.0.1: plain, resumed, confirmation pages,
+rejections."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def test_plain_download_is_checked_and_moved_into_place(checkpoint_bytes: bytes,
     assert leftovers(destination.parent) == ["CR_net.pth"]  # no partial file, no state file
 
 
-def test_a_connection_cut_mid_body_is_resumed_with_a_range_request(checkpoint_bytes: bytes, tmp_path: Path) -> None:
+def test_a_connection_cut_mid_body_is_resumed_with_a_range_request(
+    checkpoint_bytes: bytes, tmp_path: Path
+) -> None:
     destination = tmp_path / "CR_net.pth"
     cut = 5 * 1024 * 1024 + 123
     messages: list[str] = []
@@ -55,8 +58,12 @@ def test_a_canceled_download_resumes_in_the_next_call(checkpoint_bytes: bytes, t
         server.routes["/CR_net.pth"] = Route(checkpoint_bytes)
         fractions: list[float] = []
         with pytest.raises(ProcessingCanceled):
-            download_checkpoint(server.url("/CR_net.pth"), destination, progress=fractions.append,
-                                is_canceled=lambda: bool(fractions) and fractions[-1] > 0.3)
+            download_checkpoint(
+                server.url("/CR_net.pth"),
+                destination,
+                progress=fractions.append,
+                is_canceled=lambda: bool(fractions) and fractions[-1] > 0.3,
+            )
         kept = partial_path(destination).stat().st_size
         assert 0 < kept < len(checkpoint_bytes) and not destination.exists()
         result = download_checkpoint(server.url("/CR_net.pth"), destination)
@@ -67,7 +74,9 @@ def test_a_canceled_download_resumes_in_the_next_call(checkpoint_bytes: bytes, t
     assert leftovers(tmp_path) == ["CR_net.pth"]
 
 
-def test_a_server_ignoring_ranges_gets_the_file_from_the_start(checkpoint_bytes: bytes, tmp_path: Path) -> None:
+def test_a_server_ignoring_ranges_gets_the_file_from_the_start(
+    checkpoint_bytes: bytes, tmp_path: Path
+) -> None:
     destination = tmp_path / "CR_net.pth"
     with local_server() as server:
         server.routes["/f"] = Route(checkpoint_bytes, honour_range=False, cut_after=1_000_000)
@@ -158,10 +167,14 @@ def test_the_authors_link_becomes_a_direct_download() -> None:
 
 
 def test_confirmation_links_of_older_pages_are_found() -> None:
-    page = (b'<html><body><a id="uc-download-link" href="/uc?export=download&amp;confirm=AbCd&amp;id=xyz">'
-            b"Download anyway</a></body></html>")
+    page = (
+        b'<html><body><a id="uc-download-link" href="/uc?export=download&amp;confirm=AbCd&amp;id=xyz">'
+        b"Download anyway</a></body></html>"
+    )
     assert confirmation_url(page, "https://drive.google.com/uc?id=xyz") == (
         "https://drive.google.com/uc?export=download&confirm=AbCd&id=xyz"
     )
     assert confirmation_url(b"<html><title>Error 404</title></html>", "https://h/x") is None
-    assert looks_like_html(b"  <!DOCTYPE html><html>", "") and not looks_like_html(b"PK\x03\x04", "application/zip")
+    assert looks_like_html(b"  <!DOCTYPE html><html>", "") and not looks_like_html(
+        b"PK\x03\x04", "application/zip"
+    )

@@ -1,4 +1,4 @@
-"""The dependency folder's all-or-nothing replacement, the tested versions file, and the NVIDIA driver checks."""
+"""The dependency folder's all-or-nothing replacement, the tested versions file, the NVIDIA driver checks."""
 
 from __future__ import annotations
 
@@ -127,8 +127,9 @@ def test_install_sh_reads_the_same_file() -> None:
     assert not re.search(r"torch==\d", script)  # no second place naming the version
     # the line install.sh uses to read the pins, run for real
     line = next(line for line in script.splitlines() if line.startswith("torch_pin="))
-    completed = subprocess.run(["bash", "-c", f"{line}; echo $torch_pin"], cwd=REPO, capture_output=True,
-                               text=True, check=True)
+    completed = subprocess.run(
+        ["bash", "-c", f"{line}; echo $torch_pin"], cwd=REPO, capture_output=True, text=True, check=True
+    )
     assert completed.stdout.strip() == requirements_for(None)[0]
     assert TESTED_VERSIONS_PATH.parent == REPO / "glfcr_qgis"
 
@@ -136,11 +137,28 @@ def test_install_sh_reads_the_same_file() -> None:
 @pytest.mark.parametrize(
     ("smi", "kernel", "api", "expected"),
     [
+        # read off an H200 machine (driver 580.159.04): nvidia-smi, /proc/driver/nvidia/version, cuDriverGetVersion
+        (
+            "| NVIDIA-SMI 580.159.04             Driver Version: 580.159.04     CUDA Version: 13.0     |",
+            "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build  (nixbld@)",
+            13000,
+            13,
+        ),
         ("| NVIDIA-SMI 550.54.14   Driver Version: 550.54.14   CUDA Version: 12.4 |", None, 12040, 12),
         ("| NVIDIA-SMI 580.65.06   Driver Version: 580.65.06   CUDA Version: 13.0 |", None, 13000, 13),
-        (None, "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023", None, 12),
+        (
+            None,
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023",
+            None,
+            12,
+        ),
         (None, "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.82.07  Release Build", None, 13),
-        (None, "NVRM version: NVIDIA UNIX x86_64 Kernel Module  470.223.02  Sat Oct  7 15:39:11 UTC 2023", None, None),
+        (
+            None,
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  470.223.02  Sat Oct  7 15:39:11 UTC 2023",
+            None,
+            None,
+        ),
     ],
 )
 def test_the_cuda_version_is_read_from_each_source(smi, kernel, api, expected) -> None:

@@ -80,7 +80,9 @@ def test_a_release_pip_cannot_find_is_one_sentence(probe, previous: Path) -> Non
     with pytest.raises(InstallError) as caught:
         install_dependencies(plan_for(probe, previous, "glfcr-no-such-package==1.0"), probe.pip_version)
     message = str(caught.value)
-    assert message.startswith("pip found no glfcr-no-such-package==1.0 for this Python in its configured index")
+    assert message.startswith(
+        "pip found no glfcr-no-such-package==1.0 for this Python in its configured index"
+    )
     assert "No matching distribution" in caught.value.log
     assert_untouched(previous)
     assert "glfcr-no-such-package==1.0" in (previous.parent / LOG_NAME).read_text()
@@ -111,14 +113,24 @@ def test_no_network_during_the_size_check_is_one_sentence(probe, tmp_path: Path,
 def test_cancel_stops_pip_and_changes_nothing(probe, previous: Path) -> None:
     lines: list[str] = []
     with pytest.raises(ProcessingCanceled):
-        install_dependencies(plan_for(probe, previous, "torch==2.13.0"), probe.pip_version,
-                             on_line=lines.append, is_canceled=lambda: len(lines) > 1)
+        install_dependencies(
+            plan_for(probe, previous, "torch==2.13.0"),
+            probe.pip_version,
+            on_line=lines.append,
+            is_canceled=lambda: len(lines) > 1,
+        )
     assert_untouched(previous)
 
 
 def test_too_little_disk_is_refused_before_pip_starts(probe, tmp_path: Path) -> None:
-    plan = InstallPlan(probe.path, tmp_path / "py", ("torch==2.13.0",), (), None,
-                       (PlannedPackage("torch", "2.13.0", "file:///w/torch.whl", 3 * 2**30),))
+    plan = InstallPlan(
+        probe.path,
+        tmp_path / "py",
+        ("torch==2.13.0",),
+        (),
+        None,
+        (PlannedPackage("torch", "2.13.0", "file:///w/torch.whl", 3 * 2**30),),
+    )
     with pytest.raises(InstallError) as caught:
         check_disk_space(plan, free_bytes=2 * 2**30)
     assert str(caught.value).startswith("Not enough disk space for the dependencies")
@@ -130,8 +142,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 40 MB tmpfs (where this machine lets the tests mount one)."""
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)],
-                          capture_output=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)], capture_output=True, check=False
+    )
     if done.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here: " + done.stderr.decode(errors="replace").strip())
     try:
@@ -151,4 +164,3 @@ def test_a_full_disk_during_the_install_is_one_sentence_and_changes_nothing(prob
     assert str(caught.value).startswith("pip ran out of disk space while installing into")
     assert (folder / "earlier_install.txt").read_text() == "usable"
     assert sorted(p.name for p in folder.parent.iterdir()) == [LOG_NAME, folder.name]
-

@@ -1,10 +1,13 @@
-"""Setting the plugin up from inside QGIS: its Python dependencies and the GLF-CR checkpoint. No QGIS, no torch at import.
+"""Setting the plugin up from inside QGIS: its Python dependencies and the GLF-CR checkpoint.
+
+No QGIS here, and no torch at import.
 
 - ``interpreter``: QGIS's own Python (Linux, Windows OSGeo4W and standalone, macOS bundles).
 - ``folders``: the per-profile, per-Python dependency folder and its all-or-nothing replacement.
-- ``requirements``, ``nvidia``, ``plan``: what to install (tested versions, CuPy for the driver's CUDA), its size.
+- ``requirements``, ``nvidia``, ``plan``: what to install (tested versions, CuPy for the driver's CUDA),
+  and its size.
 - ``pip_runner``, ``installer``: running pip, streaming its log, cancel, failures in one sentence.
-- ``download``, ``confirm_page``, ``checkpoint_info``: the resumable weights download and the checkpoint checks.
+- ``download``, ``confirm_page``, ``checkpoint_info``: the resumable weights download, checkpoint checks.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from ..errors import CheckpointError, MissingDependencyError, ProcessingCanceled
 
 _BLOCK = 4 * 1024 * 1024
 NO_TORCH_FOR_CHECK = (
-    "Checking a checkpoint needs PyTorch, which QGIS's Python does not have yet: run Install dependencies first."
+    "Checking a checkpoint needs PyTorch, which QGIS's Python does not have yet: run Install dependencies "
+    "first."
 )
 
 
@@ -67,7 +68,9 @@ def check_structure(path: str | os.PathLike[str]) -> None:
     load_model(path, device="cpu")
 
 
-def inspect_checkpoint(path: str, check: bool = True, is_canceled: Callable[[], bool] | None = None) -> CheckpointInfo:
+def inspect_checkpoint(
+    path: str, check: bool = True, is_canceled: Callable[[], bool] | None = None
+) -> CheckpointInfo:
     """Describe the checkpoint at ``path`` for the checkpoint manager; never raises for a bad file.
 
     Args:

@@ -1,4 +1,4 @@
-"""Recognising a web page where a file was expected, and the confirmation link some file-sharing hosts put in it.
+"""Recognising a web page where a file was expected, and the confirmation link file-sharing hosts put in it.
 
 Large files on file-sharing hosts are often answered first with an HTML page ("this file is too large
 to scan for viruses: download anyway?") holding a form or a link that carries a confirmation token;
@@ -23,7 +23,7 @@ def looks_like_html(head: bytes, content_type: str) -> bool:
 
 
 def direct_download_url(url: str) -> str:
-    """The direct-download form of a file-sharing page link (Google Drive's ``/file/d/<id>/view``); others unchanged."""
+    """Direct-download address of a file link (Google Drive's ``/file/d/<id>/view``), else ``url``."""
     parsed = urllib.parse.urlparse(url)
     if parsed.hostname == "drive.google.com":
         match = _DRIVE_FILE.search(parsed.path)

@@ -10,7 +10,6 @@ place; a file that does not is deleted.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import http.cookiejar
 import json
@@ -67,7 +66,9 @@ class _Transfer:
         self.part = partial_path(destination)
         self.state_file = _state_path(destination)
         self.timeout = timeout
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
         self.validator = ""
         self.total: int | None = None
         self.resumed_from = 0
@@ -86,8 +87,9 @@ class _Transfer:
             self.discard()
 
     def save_state(self) -> None:
-        self.state_file.write_text(json.dumps({"url": self.url, "validator": self.validator, "total": self.total}),
-                                   encoding="utf-8")
+        self.state_file.write_text(
+            json.dumps({"url": self.url, "validator": self.validator, "total": self.total}), encoding="utf-8"
+        )
 
     def have(self) -> int:
         return self.part.stat().st_size if self.part.is_file() else 0
@@ -141,7 +143,9 @@ def download_checkpoint(
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DownloadError(f"Cannot create the folder {destination.parent} ({error.strerror}); choose another output.") from None
+        raise DownloadError(
+            f"Cannot create the folder {destination.parent} ({error.strerror}); choose another output."
+        ) from None
     require_checker()  # torch checks the file: fail before downloading anything
     transfer = _Transfer(url, destination, timeout)
     if transfer.resumed_from:
@@ -150,7 +154,9 @@ def download_checkpoint(
     pages = failures = 0
     while True:
         if is_canceled is not None and is_canceled():
-            raise ProcessingCanceled(f"Download canceled; {transfer.part} is kept and the next download resumes from it.")
+            raise ProcessingCanceled(
+                f"Download canceled; {transfer.part} is kept and the next download resumes from it."
+            )
         before = transfer.have()
         if transfer.total is not None and before == transfer.total:
             break
@@ -167,11 +173,20 @@ def download_checkpoint(
                     if follow is None or pages >= MAX_PAGES:
                         raise DownloadError(_page_message(url, page, follow is not None))
                     pages += 1
-                    tell(f"The server answered with a confirmation page ('{page_title(page)}'); following its download link.")
+                    tell(
+                        f"The server answered with a confirmation page ('{page_title(page)}'); "
+                        "following its download link."
+                    )
                     address = follow
                     continue
                 complete = _receive(transfer, response, head, progress, is_canceled)
-        except (http.client.IncompleteRead, ConnectionError, TimeoutError, urllib.error.URLError, OSError) as error:
+        except (
+            http.client.IncompleteRead,
+            ConnectionError,
+            TimeoutError,
+            urllib.error.URLError,
+            OSError,
+        ) as error:
             if isinstance(error, DownloadError | urllib.error.HTTPError):
                 raise
             complete = False
@@ -179,7 +194,8 @@ def download_checkpoint(
             failures = 0 if transfer.have() > before else failures + 1
             if failures > retries:
                 raise DownloadError(
-                    f"The download from {url} keeps failing ({reason}); check the network and run the download again: "
+                    f"The download from {url} keeps failing ({reason}); check the network and run the "
+                    "download again: "
                     f"the {format_size(transfer.have())} already received are kept and it resumes from there."
                 ) from None
             tell(f"Connection broken ({reason}) after {format_size(transfer.have())}; resuming.")
@@ -198,7 +214,8 @@ def _open(transfer: _Transfer, address: str, url: str) -> http.client.HTTPRespon
             transfer.discard()
             return None
         raise DownloadError(
-            f"The server answered {error.code} ({error.reason}) for {url}: check the address, or download the "
+            f"The server answered {error.code} ({error.reason}) for {url}: check the address, or download "
+            "the "
             "file in a browser and choose it with Choose file."
         ) from None
 
@@ -237,17 +254,22 @@ def _receive(
                 )
             chunk = response.read(CHUNK)
     if transfer.total is not None and received < transfer.total:
-        raise ConnectionResetError(f"the server closed the connection at {received} of {transfer.total} bytes")
+        raise ConnectionResetError(
+            f"the server closed the connection at {received} of {transfer.total} bytes"
+        )
     return True
 
 
-def _finish(transfer: _Transfer, url: str, expected_sha256: str, tell: Callable[[str], None]) -> DownloadResult:
+def _finish(
+    transfer: _Transfer, url: str, expected_sha256: str, tell: Callable[[str], None]
+) -> DownloadResult:
     size = transfer.have()
     digest = sha256_of(transfer.part)
     if expected_sha256 and digest.lower() != expected_sha256.strip().lower():
         transfer.discard()
         raise DownloadError(
-            f"The file downloaded from {url} has SHA-256 {digest}, not the expected {expected_sha256.strip()}; "
+            f"The file downloaded from {url} has SHA-256 {digest}, not the expected "
+            f"{expected_sha256.strip()}; "
             "it was deleted."
         )
     tell(f"Downloaded {format_size(size)}; checking that it is a GLF-CR checkpoint.")
@@ -262,7 +284,8 @@ def _finish(transfer: _Transfer, url: str, expected_sha256: str, tell: Callable[
         os.replace(transfer.part, transfer.destination)
     except OSError as error:
         raise DownloadError(
-            f"Cannot write {transfer.destination} ({error.strerror}); the checked download stays in {transfer.part}."
+            f"Cannot write {transfer.destination} ({error.strerror}); the checked download stays in "
+            f"{transfer.part}."
         ) from None
     transfer.state_file.unlink(missing_ok=True)
     return DownloadResult(transfer.destination, size, digest, transfer.resumed_from, url)
@@ -275,6 +298,7 @@ def _page_message(url: str, page: bytes, had_link: bool) -> str:
     else:
         reason = "without a download link to follow"
     return (
-        f"{url} answered with a web page ('{title}') instead of the checkpoint, {reason}: open the address in a "
+        f"{url} answered with a web page ('{title}') instead of the checkpoint, {reason}: open the address "
+        "in a "
         "browser, download the file there and choose it with Choose file (or give the file's direct address)."
     )

@@ -36,7 +36,7 @@ def dependencies_root(profile_dir: str | os.PathLike[str]) -> Path:
 
 
 def dependency_folder(profile_dir: str | os.PathLike[str], version: tuple[int, int]) -> Path:
-    """The folder on ``sys.path`` for this profile and Python version, e.g. ``.../glfcr_dependencies/py311``."""
+    """The folder on ``sys.path`` for a profile and Python version: ``.../glfcr_dependencies/py311``."""
     return dependencies_root(profile_dir) / python_tag(version)
 
 
@@ -91,11 +91,13 @@ def activate_pending(folder: Path) -> bool:
 
 
 def remove_leftovers(root: Path) -> None:
-    """Delete staging and old folders of earlier runs that were interrupted (never the live or pending one)."""
+    """Delete staging and old folders of interrupted earlier runs (never the live or pending one)."""
     if not root.is_dir():
         return
     for entry in root.iterdir():
-        if entry.name.startswith(".") and ("-new-" in entry.name or "-old-" in entry.name or "-tmp-" in entry.name):
+        if entry.name.startswith(".") and (
+            "-new-" in entry.name or "-old-" in entry.name or "-tmp-" in entry.name
+        ):
             shutil.rmtree(entry, ignore_errors=True)
 
 

@@ -48,7 +48,8 @@ _VERIFY_CODE = (
     "sys.path.append(sys.argv[1])\n"
     "import torch\n"
     "missing = [name for name in sys.argv[2:] if importlib.util.find_spec(name) is None]\n"
-    "print('torch', torch.__version__, 'imports from the new folder' + (', missing: ' + ', '.join(missing) if missing else ''))\n"
+    "print('torch', torch.__version__, 'imports from the new folder'"
+    " + (', missing: ' + ', '.join(missing) if missing else ''))\n"
     "sys.exit(1 if missing else 0)\n"
 )
 
@@ -106,8 +107,10 @@ def check_disk_space(plan: InstallPlan, free_bytes: int) -> None:
     size = plan.download_bytes
     if size is not None and free_bytes < DISK_FACTOR * size:
         raise InstallError(
-            f"Not enough disk space for the dependencies in {plan.folder.parent}: about {format_size(DISK_FACTOR * size)} "
-            f"are needed and {format_size(free_bytes)} are free; free some space and run Install dependencies again."
+            f"Not enough disk space for the dependencies in {plan.folder.parent}: about "
+            f"{format_size(DISK_FACTOR * size)} "
+            f"are needed and {format_size(free_bytes)} are free; free some space and run Install "
+            "dependencies again."
         )
 
 
@@ -153,8 +156,18 @@ def install_dependencies(
         # pip's temporary files on the same disk as the result, so the space check above holds for them
         env.update(TMPDIR=str(scratch), TEMP=str(scratch), TMP=str(scratch))
         bar = "raw" if pip_version_tuple(pip_version) >= RAW_PROGRESS_PIP else "off"
-        arguments = ["install", "--target", str(staging), "--progress-bar", bar,
-                     *constraint_arguments(write_constraints(scratch, plan.constraints)), *plan.requirements]
+        arguments = [
+            "install",
+            "--target",
+            str(staging),
+            "--progress-bar",
+            bar,
+            # byte-compiling torch's thousands of modules takes minutes on a small machine; Python compiles
+            # each module the first time it is imported instead
+            "--no-compile",
+            *constraint_arguments(write_constraints(scratch, plan.constraints)),
+            *plan.requirements,
+        ]
         take("$ python -m pip " + " ".join(arguments))
         run = run_pip(plan.python, arguments, on_line=take, is_canceled=is_canceled, env=env)
         if run.returncode != 0:
@@ -179,26 +192,37 @@ def install_dependencies(
 
 
 def verify_folder(plan: InstallPlan, folder: Path) -> str:
-    """Import torch from ``folder`` in a new QGIS Python, as the plugin will (folder after QGIS's own entries).
+    """Import torch from ``folder`` in a new QGIS Python, as the plugin will (after QGIS's own entries).
 
     Raises:
         InstallError: it does not import; nothing is moved into place.
     """
-    others = [spec.split("==")[0].replace("-", "_") for spec in plan.requirements if not spec.startswith("torch")]
+    others = [
+        spec.split("==")[0].replace("-", "_") for spec in plan.requirements if not spec.startswith("torch")
+    ]
     modules = ["cupy" if name.startswith("cupy") else name for name in others]
     try:
         completed = subprocess.run(
-            [plan.python, "-c", _VERIFY_CODE, str(folder), *modules], capture_output=True, text=True,
-            timeout=600, env=python_environment(), creationflags=NO_WINDOW, check=False,
+            [plan.python, "-c", _VERIFY_CODE, str(folder), *modules],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=python_environment(),
+            creationflags=NO_WINDOW,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError) as error:
-        raise InstallError(f"The installed packages could not be checked ({error}); nothing was changed.") from None
+        raise InstallError(
+            f"The installed packages could not be checked ({error}); nothing was changed."
+        ) from None
     output = (completed.stdout + completed.stderr).strip()
     if completed.returncode != 0:
         last = output.splitlines()[-1] if output else f"exit code {completed.returncode}"
         raise InstallError(
-            f"pip installed the packages but torch does not import from them in QGIS's Python ({last[:200]}); "
-            "nothing was changed.", output,
+            f"pip installed the packages but torch does not import from them in QGIS's Python "
+            f"({last[:200]}); "
+            "nothing was changed.",
+            output,
         )
     return "Check: " + output
 
@@ -235,7 +259,7 @@ def prepare_install(
     on_line: Callable[[str], None] | None = None,
     is_canceled: Callable[[], bool] | None = None,
 ) -> PreparedInstall:
-    """Find QGIS's Python, the profile's folder and the NVIDIA driver, and (``resolve``) ask pip for the sizes.
+    """Find QGIS's Python, the profile's folder and the NVIDIA driver; with ``resolve``, ask pip for sizes.
 
     Args:
         profile_dir: the QGIS profile folder (``QgsApplication.qgisSettingsDirPath()``).

@@ -64,8 +64,9 @@ def _smi_major() -> int | None:
     if smi is None:
         return None
     try:
-        completed = subprocess.run([smi], capture_output=True, text=True, timeout=20,
-                                   creationflags=NO_WINDOW, check=False)
+        completed = subprocess.run(
+            [smi], capture_output=True, text=True, timeout=20, creationflags=NO_WINDOW, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return cuda_major_from_smi(completed.stdout)

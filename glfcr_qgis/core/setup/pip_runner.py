@@ -1,4 +1,4 @@
-"""Running pip with QGIS's Python: output streamed line by line, cancel within a second, failures in one sentence."""
+"""Running pip with QGIS's Python: output streamed line by line, cancel in a second, one-sentence failures."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from .interpreter import NO_WINDOW, python_environment
 
 _NETWORK = re.compile(
     r"NewConnectionError|Failed to establish a new connection|Temporary failure in name resolution|"
-    r"Name or service not known|Network is unreachable|ConnectTimeoutError|ReadTimeoutError|Max retries exceeded|"
+    r"Name or service not known|Network is unreachable|ConnectTimeoutError|ReadTimeoutError|"
+    r"Max retries exceeded|"
     r"ProxyError|SSLError|Connection refused|getaddrinfo failed|No route to host",
     re.IGNORECASE,
 )
@@ -53,9 +54,16 @@ def run_pip(
     command = [python, "-m", "pip", *arguments]
     try:
         process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            text=True, encoding="utf-8", errors="replace", bufsize=1,
-            env=env or python_environment(), creationflags=NO_WINDOW,
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+            env=env or python_environment(),
+            creationflags=NO_WINDOW,
         )
     except OSError as error:
         raise InstallError(f"QGIS's Python {python} could not be started ({error}).") from None
@@ -108,26 +116,35 @@ def pip_failure_sentence(run: PipRun, folder: Path, what: str = "install") -> st
     """
     log = run.log
     if _DISK_FULL.search(log):
-        return f"pip ran out of disk space while installing into {folder}: free some space (or choose another profile) and run Install dependencies again."
+        return (
+            f"pip ran out of disk space while installing into {folder}: free some space (or choose another "
+            "profile) and run Install dependencies again."
+        )
     if _NETWORK.search(log):
         return (
             "pip could not reach its package index (no network, or a proxy or certificate problem): "
-            "check the connection and pip's own configuration (pip.conf, PIP_INDEX_URL, a proxy), then run Install dependencies again."
+            "check the connection and pip's own configuration (pip.conf, PIP_INDEX_URL, a proxy), then run "
+            "Install dependencies again."
         )
     not_found = _NOT_FOUND.search(log)
     if not_found:
         requirement = next(group for group in not_found.groups() if group)
         return (
-            f"pip found no {requirement} for this Python in its configured index: check that this QGIS's Python "
-            "version and system are supported by that release, or point pip's own configuration at an index that has it."
+            f"pip found no {requirement} for this Python in its configured index: check that this QGIS's "
+            "Python version and system are supported by that release, or point pip's own configuration at an "
+            "index that has it."
         )
     conflict = _CONFLICT.search(log)
     if conflict:
         return (
-            f"pip cannot install {conflict.group(1)}: the versions asked for conflict with QGIS's numpy or with a "
+            f"pip cannot install {conflict.group(1)}: the versions asked for conflict with QGIS's numpy or "
+            "with a "
             "constraint in pip's own configuration (see pip's log below)."
         )
     if _PERMISSION.search(log):
-        return f"pip may not write into {folder} (permission denied): check the folder's permissions and run Install dependencies again."
+        return (
+            f"pip may not write into {folder} (permission denied): check the folder's permissions and run "
+            "Install dependencies again."
+        )
     last = next((line.strip() for line in reversed(log.splitlines()) if line.strip()), "no output")
     return f"pip's {what} failed with exit code {run.returncode} ({last[:200]}); see pip's log below."

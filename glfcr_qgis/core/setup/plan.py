@@ -105,12 +105,22 @@ def base_plan(python: str, folder: Path, numpy_version: str | None, driver_major
     cuda = effective_cuda_major(driver_major)
     notes = []
     if driver_major is None:
-        notes.append("No NVIDIA driver found: CuPy is not installed; GLF-CR runs on the CPU (or on a GPU through torch alone).")
+        notes.append(
+            "No NVIDIA driver found: CuPy is not installed; GLF-CR runs on the CPU (or a GPU through torch "
+            "alone)."
+        )
     elif cuda is None:
-        notes.append(f"The NVIDIA driver supports CUDA {driver_major}, for which no CuPy build is listed: CuPy is not installed.")
+        notes.append(
+            f"The NVIDIA driver supports CUDA {driver_major}, for which no CuPy build is listed: CuPy is not "
+            "installed."
+        )
     return InstallPlan(
-        python=python, folder=folder, requirements=tuple(requirements_for(cuda)),
-        constraints=tuple(constraints_for(numpy_version)), cuda_major=driver_major, notes=tuple(notes),
+        python=python,
+        folder=folder,
+        requirements=tuple(requirements_for(cuda)),
+        constraints=tuple(constraints_for(numpy_version)),
+        cuda_major=driver_major,
+        notes=tuple(notes),
     )
 
 
@@ -125,7 +135,8 @@ def resolve_plan(
     """Ask pip what it would download for ``plan`` (nothing is installed) and how big it is.
 
     Raises:
-        InstallError: pip could not resolve the plan (no network, no matching release); the sentence says which.
+        InstallError: pip could not resolve the plan (no network, no matching release); the sentence says
+            which.
     """
     if pip_version_tuple(pip_version) < REPORT_PIP:
         note = f"pip {pip_version} cannot tell the download size before installing (pip 22.2 or later can)."
@@ -135,9 +146,19 @@ def resolve_plan(
         constraints = write_constraints(Path(scratch), plan.constraints)
         run = run_pip(
             plan.python,
-            ["install", "--dry-run", "--ignore-installed", "--report", str(report_path),
-             "--target", str(Path(scratch) / "target"), *constraint_arguments(constraints), *plan.requirements],
-            on_line=on_line, is_canceled=is_canceled,
+            [
+                "install",
+                "--dry-run",
+                "--ignore-installed",
+                "--report",
+                str(report_path),
+                "--target",
+                str(Path(scratch) / "target"),
+                *constraint_arguments(constraints),
+                *plan.requirements,
+            ],
+            on_line=on_line,
+            is_canceled=is_canceled,
         )
         if run.returncode != 0 or not report_path.is_file():
             raise InstallError(pip_failure_sentence(run, plan.folder, "size check"), run.log)
@@ -147,7 +168,9 @@ def resolve_plan(
     with ThreadPoolExecutor(max_workers=8) as pool:
         sizes = list(pool.map(lambda item: measure(item["download_info"]["url"]), items))
     packages = tuple(
-        PlannedPackage(item["metadata"]["name"], item["metadata"]["version"], item["download_info"]["url"], size)
+        PlannedPackage(
+            item["metadata"]["name"], item["metadata"]["version"], item["download_info"]["url"], size
+        )
         for item, size in zip(items, sizes, strict=True)
     )
     return _with(plan, packages=packages, notes=plan.notes + tuple(_size_notes(plan, packages)))
@@ -165,11 +188,16 @@ def _size_notes(plan: InstallPlan, packages: tuple[PlannedPackage, ...]) -> list
     if torch is None or "+cpu" in torch.version or not cuda_parts:
         return []
     size = sum(p.size or 0 for p in cuda_parts)
-    note = (f"The torch build pip chose carries CUDA: {len(cuda_parts)} NVIDIA packages, {format_size(size)} "
-            "of the download.")
+    note = (
+        f"The torch build pip chose carries CUDA: {len(cuda_parts)} NVIDIA packages, {format_size(size)} "
+        "of the download."
+    )
     if plan.cuda_major is None:
-        note += (" This machine has no NVIDIA driver, so a CPU-only torch build does the same work: point pip's "
-                 "own configuration (pip.conf's index-url or find-links, or PIP_INDEX_URL) at one to download far less.")
+        note += (
+            " This machine has no NVIDIA driver, so a CPU-only torch build does the same work: point pip's "
+            "own configuration (pip.conf's index-url or find-links, or PIP_INDEX_URL) at one to download far "
+            "less."
+        )
     return [note]
 
 

@@ -1,4 +1,5 @@
-"""The versions the plugin is tested with, read from ``glfcr_qgis/tested_versions.txt`` (the one place naming them).
+"""The versions the plugin is tested with, from ``glfcr_qgis/tested_versions.txt`` (the one place naming
+them).
 
 ``install.sh`` reads the same file, so a checkout set up from the shell and a ZIP set up from inside QGIS
 get the same torch.
@@ -50,13 +51,15 @@ def tested_requirements(path: Path = TESTED_VERSIONS_PATH) -> list[TestedRequire
             continue
         parts = line.split()
         if len(parts) != 2 or not (parts[1] == ALWAYS or _CUDA_CONDITION.fullmatch(parts[1])):
-            raise ValueError(f"{path}:{number}: expected 'requirement always' or 'requirement cuda=N', got {raw!r}")
+            raise ValueError(
+                f"{path}:{number}: expected 'requirement always' or 'requirement cuda=N', got {raw!r}"
+            )
         requirements.append(TestedRequirement(parts[0], parts[1]))
     return requirements
 
 
 def requirements_for(cuda_major: int | None, path: Path = TESTED_VERSIONS_PATH) -> list[str]:
-    """The pip requirements to install on a machine whose NVIDIA driver supports CUDA ``cuda_major`` (None: none)."""
+    """The pip requirements where the NVIDIA driver supports CUDA ``cuda_major`` (None: no driver)."""
     return [requirement.spec for requirement in tested_requirements(path) if requirement.applies(cuda_major)]
 
 
