@@ -59,7 +59,8 @@ class CoreTask(QgsTask):
         if result:
             self.succeeded.emit(self._result)
         else:
-            self.failed.emit(*(self._error if self._error[0] else ("Canceled.", "")))
+            not_started = ("Canceled before it started: nothing was changed.", "")
+            self.failed.emit(*(self._error if self._error[0] else not_started))
 
 
 def start(task: CoreTask) -> CoreTask:

@@ -23,7 +23,8 @@ MENU = "GLF-CR cloud removal"
 PROVIDER_ID = "glfcr"
 INSTALL_LABEL = "Install dependencies..."
 CHECKPOINT_LABEL = "Checkpoint manager..."
-OFFER_TEXT = "GLF-CR needs PyTorch, which this QGIS does not have yet."
+OFFER_TITLE = "GLF-CR needs PyTorch"
+OFFER_TEXT = "QGIS's Python does not have it yet."
 
 
 class SetupEntryPoints(QObject):
@@ -123,7 +124,7 @@ class SetupEntryPoints(QObject):
             return
         self.offered = True
         bar = self.iface.messageBar()
-        item = bar.createMessage("GLF-CR", OFFER_TEXT)
+        item = bar.createMessage(OFFER_TITLE, OFFER_TEXT)
         button = QPushButton("Install...", item)
         button.clicked.connect(self.open_install)
         button.clicked.connect(lambda: bar.popWidget(item))

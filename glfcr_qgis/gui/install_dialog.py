@@ -30,7 +30,7 @@ class InstallDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(TITLE)
-        self.resize(720, 520)
+        self.resize(760, 720)
         self.prepared: Any = None
         self.task: CoreTask | None = None
         self.works_now: bool | None = None
@@ -52,6 +52,7 @@ class InstallDialog(QDialog):
         self.log.setReadOnly(True)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
         self.log.setMaximumBlockCount(20000)
+        self.log.setMinimumHeight(200)
         self.buttons = QDialogButtonBox()
         self.install_button = QPushButton("Install")
         self.install_button.setEnabled(False)
@@ -68,7 +69,7 @@ class InstallDialog(QDialog):
         self.close_button.clicked.connect(self.close)
         layout = QVBoxLayout(self)
         for widget in (self.intro, self.plan_label, self.progress, self.status, self.log, self.buttons):
-            layout.addWidget(widget)
+            layout.addWidget(widget, 1 if widget is self.log else 0)
         self.start_plan()
 
     def _run(self, description: str, work: Any, done: Any) -> None:
@@ -164,8 +165,8 @@ class InstallDialog(QDialog):
     def cancel(self) -> None:
         """Stop pip (the previous packages stay as they were)."""
         if self.task is not None:
-            self.task.cancel()
             self.status.setText("Canceling...")
+            self.task.cancel()  # a task that has not started yet ends here and now
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API name)
         self.cancel()

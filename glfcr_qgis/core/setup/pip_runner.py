@@ -82,6 +82,8 @@ def run_pip(
     while not finished:
         if is_canceled is not None and is_canceled():
             _stop(process)
+            reader.join(timeout=5)
+            process.stdout.close()
             raise ProcessingCanceled("Install canceled: pip was stopped and nothing was changed.")
         try:
             line = lines.get(timeout=0.2)
@@ -93,7 +95,9 @@ def run_pip(
         log.append(line)
         if on_line is not None:
             on_line(line)
-    return PipRun(process.wait(), "\n".join(log))
+    returncode = process.wait()
+    process.stdout.close()
+    return PipRun(returncode, "\n".join(log))
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
