@@ -150,6 +150,8 @@ def resolve_plan(
                 "install",
                 "--dry-run",
                 "--ignore-installed",
+                "--progress-bar",
+                "off",
                 "--report",
                 str(report_path),
                 "--target",
