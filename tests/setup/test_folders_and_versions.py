@@ -137,7 +137,7 @@ def test_install_sh_reads_the_same_file() -> None:
 @pytest.mark.parametrize(
     ("smi", "kernel", "api", "expected"),
     [
-        # read off an H200 machine (driver 580.159.04): nvidia-smi, /proc/driver/nvidia/version, cuDriverGetVersion
+        # read off an H200 (driver 580.159.04): nvidia-smi, /proc/driver/nvidia/version, cuDriverGetVersion
         (
             "| NVIDIA-SMI 580.159.04             Driver Version: 580.159.04     CUDA Version: 13.0     |",
             "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build  (nixbld@)",
