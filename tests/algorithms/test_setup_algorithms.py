@@ -27,6 +27,7 @@ from glfcr_qgis.dependencies import MISSING_TORCH_MESSAGE
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 from build_zip import build_zip  # noqa: E402
 
+pytestmark = pytest.mark.slow  # pip unpacks torch: minutes on two shared cores
 SAMPLE = "ROIs2017_winter_112_p797.tif"
 TAG = f"py{sys.version_info.major}{sys.version_info.minor}"
 
