@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from .base import GlfcrAlgorithm
 from .cloud_mask import CloudMaskAlgorithm
+from .download_weights import DownloadWeightsAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .evaluate_dataset import EvaluateDatasetAlgorithm
+from .install_dependencies import InstallDependenciesAlgorithm
 from .prepare_sentinel1 import PrepareSentinel1Algorithm
 from .remove_clouds import RemoveCloudsAlgorithm
 
@@ -19,4 +21,6 @@ ALGORITHMS: list[type[GlfcrAlgorithm]] = [
     EvaluateDatasetAlgorithm,
     PrepareSentinel1Algorithm,
     RemoveCloudsAlgorithm,
+    InstallDependenciesAlgorithm,
+    DownloadWeightsAlgorithm,
 ]

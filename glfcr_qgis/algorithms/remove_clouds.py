@@ -29,7 +29,7 @@ from ..core.scene.pipeline import (
     remove_clouds,
 )
 from ..core.scene.tiling import validate_tiling
-from ..dependencies import MISSING_TORCH_MESSAGE, torch_available
+from ..dependencies import MISSING_TORCH_MESSAGE, announce_missing_torch, torch_available
 from .base import GlfcrAlgorithm
 from .natural_colour import NaturalColourStyler
 from .sar_inputs import (
@@ -206,6 +206,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802
         # Processing greys the algorithm out with this sentence, and qgis_process stops with it
         if not torch_available():
+            announce_missing_torch()  # the desktop offers to install it
             return False, MISSING_TORCH_MESSAGE
         return True, ""
 
