@@ -4,11 +4,11 @@
 same float32 arithmetic (tests run it on CPU tensors and get the NumPy path's output bit for bit):
 
 - ``stage`` (reader thread) copies a batch of network inputs into pinned host memory and starts its
-  host-to-device copy on a copy stream, recording an event; ``inputs`` (network thread) makes the
+  host-to-device copy on an upload stream, recording an event; ``inputs`` (network thread) makes the
   compute stream wait for that event, without blocking the host.
 - ``add`` blends each predicted tile into a device accumulator (no host round trip per tile).
 - ``finish`` divides the finished rows on the device and starts their device-to-host copy into pinned
-  memory on the copy stream; the writer thread waits for that copy (``PendingRows.result``), so the
+  memory on a download stream; the writer thread waits for that copy (``PendingRows.result``), so the
   network thread never synchronises with the GPU.
 
 UNTESTED ON A GPU: the CUDA streams, events and pinned buffers below have not run on a CUDA device
@@ -73,7 +73,7 @@ class DeviceBlending:
     """Weighted sums of predictions and weights over one tile row, as torch tensors on ``device``."""
 
     def __init__(self, grid: TileGrid, bands: int, device: Any) -> None:
-        """Allocate the accumulators on ``device`` (a ``torch.device``) and, on CUDA, a copy stream."""
+        """Allocate the accumulators on ``device`` (a ``torch.device``) and, on CUDA, its copy streams."""
         import torch
 
         self.torch = torch
@@ -86,7 +86,9 @@ class DeviceBlending:
         )
         self._weights = torch.zeros((grid.tile_size, grid.padded_width), dtype=torch.float32, device=device)
         self._weights_by_sides: dict[tuple[bool, ...], Any] = {}
-        self._copy_stream = torch.cuda.Stream(self.device) if self.cuda else None
+        # uploads and downloads on streams of their own: a download waits for the network, an upload must not
+        self._upload_stream = torch.cuda.Stream(self.device) if self.cuda else None
+        self._download_stream = torch.cuda.Stream(self.device) if self.cuda else None
 
     # --- reader thread -------------------------------------------------------------------------------
 
@@ -97,7 +99,7 @@ class DeviceBlending:
             return StagedBatch(
                 torch.from_numpy(cloudy).to(self.device), torch.from_numpy(sar).to(self.device)
             )
-        with torch.cuda.stream(self._copy_stream):
+        with torch.cuda.stream(self._upload_stream):
             # pinned memory lets the copy run asynchronously; the caching host allocator keeps each
             # buffer until its copy has finished, so dropping the reference here is safe
             on_device = [
@@ -105,7 +107,7 @@ class DeviceBlending:
                 for array in (cloudy, sar)
             ]
             ready = torch.cuda.Event()
-            ready.record(self._copy_stream)
+            ready.record(self._upload_stream)
         return StagedBatch(on_device[0], on_device[1], ready)
 
     # --- network thread ------------------------------------------------------------------------------
@@ -116,7 +118,7 @@ class DeviceBlending:
             compute = self.torch.cuda.current_stream(self.device)
             compute.wait_event(staged.ready)
             for tensor in (staged.cloudy, staged.sar):
-                # made on the copy stream, used on the compute stream: keep the allocator from reusing early
+                # made on the upload stream, used on the compute stream: keep the allocator from reusing early
                 tensor.record_stream(compute)
         return staged.cloudy, staged.sar
 
@@ -140,16 +142,16 @@ class DeviceBlending:
         if not self.cuda:
             return PendingRows(values.cpu(), covered.cpu(), valid)
         compute = torch.cuda.current_stream(self.device)
-        self._copy_stream.wait_stream(compute)
-        with torch.cuda.stream(self._copy_stream):
+        self._download_stream.wait_stream(compute)
+        with torch.cuda.stream(self._download_stream):
             host_values = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
             host_covered = torch.empty(covered.shape, dtype=covered.dtype, pin_memory=True)
             host_values.copy_(values, non_blocking=True)
             host_covered.copy_(covered, non_blocking=True)
             copied = torch.cuda.Event()
-            copied.record(self._copy_stream)
+            copied.record(self._download_stream)
         for tensor in (values, covered):
-            tensor.record_stream(self._copy_stream)
+            tensor.record_stream(self._download_stream)
         return PendingRows(host_values, host_covered, valid, copied)
 
     def carry_overlap(self) -> None:
