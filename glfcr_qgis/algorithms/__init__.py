@@ -11,10 +11,12 @@ from .cloud_mask import CloudMaskAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .evaluate_dataset import EvaluateDatasetAlgorithm
 from .remove_clouds import RemoveCloudsAlgorithm
+from .remove_clouds_many import RemoveCloudsManyAlgorithm
 
 ALGORITHMS: list[type[GlfcrAlgorithm]] = [
     CloudMaskAlgorithm,
     EvaluateAlgorithm,
     EvaluateDatasetAlgorithm,
     RemoveCloudsAlgorithm,
+    RemoveCloudsManyAlgorithm,
 ]

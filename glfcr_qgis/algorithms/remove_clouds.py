@@ -103,6 +103,11 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         self.addParameter(
             QgsProcessingParameterRasterLayer(self.SAR, self.tr("Sentinel-1 SAR image (VV, VH in dB)"))
         )
+        self._add_settings_parameters()
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cloud-free image")))
+
+    def _add_settings_parameters(self) -> None:
+        """The checkpoint and the settings of a run (shared with Remove Clouds on many scenes)."""
         self.addParameter(
             QgsProcessingParameterFile(
                 self.WEIGHTS,
@@ -170,7 +175,6 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(parameter)
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cloud-free image")))
 
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802
         # Processing greys the algorithm out with this sentence, and qgis_process stops with it
@@ -187,16 +191,9 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         if not ok:
             return ok, message
         try:
-            validate_tiling(
-                self.parameterAsInt(parameters, self.TILE_SIZE, context),
-                self.parameterAsInt(parameters, self.OVERLAP, context),
-            )
-            problem = self._input_problem(parameters, context)
+            problem = self._settings_problem(parameters, context) or self._input_problem(parameters, context)
         except GlfcrError as err:
             return False, str(err)
-        if problem:
-            return False, problem
-        problem = weights_file_problem(self._weights(parameters, context))
         if problem:
             return False, problem
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
@@ -205,6 +202,30 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 "Remove Clouds writes GeoTIFF files: name the output with a .tif extension (got {output})."
             ).format(output=output)
         return True, ""
+
+    def _settings_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """What is wrong with the tiling or the checkpoint file ("" when nothing is)."""
+        try:
+            validate_tiling(
+                self.parameterAsInt(parameters, self.TILE_SIZE, context),
+                self.parameterAsInt(parameters, self.OVERLAP, context),
+            )
+        except GlfcrError as err:
+            return str(err)
+        return weights_file_problem(self._weights(parameters, context)) or ""
+
+    def _core_settings(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
+        """The settings as ``core.remove_clouds`` keyword arguments."""
+        return {
+            "tile_size": self.parameterAsInt(parameters, self.TILE_SIZE, context),
+            "overlap": self.parameterAsInt(parameters, self.OVERLAP, context),
+            "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+            "device": DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+            "output_type": OUTPUT_TYPES[self.parameterAsEnum(parameters, self.OUTPUT_TYPE, context)],
+            "keep_clear": self.parameterAsBoolean(parameters, self.KEEP_CLEAR, context),
+            "cog": self.parameterAsBoolean(parameters, self.COG, context),
+            "precision": PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+        }
 
     def _input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         """Open both inputs as the run will (band counts, overlap); raises GlfcrError or names a problem."""
@@ -248,14 +269,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 sar,
                 weights,
                 output,
-                tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context),
-                overlap=self.parameterAsInt(parameters, self.OVERLAP, context),
-                batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
-                device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-                output_type=OUTPUT_TYPES[self.parameterAsEnum(parameters, self.OUTPUT_TYPE, context)],
-                keep_clear=self.parameterAsBoolean(parameters, self.KEEP_CLEAR, context),
-                cog=self.parameterAsBoolean(parameters, self.COG, context),
-                precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+                **self._core_settings(parameters, context),
                 progress=hooks.progress,
                 is_canceled=hooks.is_canceled,
             )

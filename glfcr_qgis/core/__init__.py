@@ -6,6 +6,7 @@ One subpackage per concern (``docs/architecture.md`` is the map):
 - ``io``: raster reading and writing, SAR-onto-optical alignment, normalisation, band checks.
 - ``scene``: whole scenes: tiling and blending, the cloud-removal pipeline, the cloud/shadow mask.
 - ``evaluation``: metrics, layer evaluation, SEN12MS-CR listing and evaluation, reports.
+- ``batch``: many scenes on a Dask cluster (``remove_clouds_many``), resumable, with a summary table.
 
 The public API is re-exported here and imported on first use (PEP 562), so the parts that need no
 torch (cloud mask, raster I/O, normalisation) work in a Python without it.
@@ -15,11 +16,13 @@ from __future__ import annotations
 
 from .errors import (
     CheckpointError,
+    ClusterError,
     DatasetError,
     DeviceError,
     GlfcrError,
     GlfcrWarning,
     InputRasterError,
+    JobListError,
     MissingDependencyError,
     NoOverlapError,
     OutputWriteError,
@@ -52,15 +55,21 @@ _LAZY = {
     "evaluate_layers": "evaluation.layers",
     "evaluate_dataset": "evaluation.dataset_evaluation",
     "list_triplets": "evaluation.sen12mscr",
+    "remove_clouds_many": "batch.scheduling",
+    "BatchResult": "batch.scheduling",
+    "SceneJob": "batch.jobs",
+    "read_jobs_csv": "batch.jobs",
 }
 
 __all__ = [
     "CheckpointError",
+    "ClusterError",
     "DatasetError",
     "DeviceError",
     "GlfcrError",
     "GlfcrWarning",
     "InputRasterError",
+    "JobListError",
     "MissingDependencyError",
     "NoOverlapError",
     "OutputWriteError",

@@ -57,3 +57,11 @@ class GlfcrWarning(UserWarning):
 
 class ParameterValueError(GlfcrError, ValueError):
     """An option of an operation is outside the range it accepts."""
+
+
+class JobListError(GlfcrError, ValueError):
+    """A list of scenes to process (a jobs CSV or its rows) cannot be used as given."""
+
+
+class ClusterError(GlfcrError, RuntimeError):
+    """The Dask cluster that should run a batch cannot be started, reached or used."""

@@ -19,6 +19,7 @@ _EXPORTS = {
     "output_profile": "raster_io",
     "atomic_output": "raster_io",
     "remove_raster_files": "raster_io",
+    "partial_files": "raster_io",
     "nodata_mask": "raster_io",
     "sha256_file": "raster_io",
     "set_band_descriptions": "raster_io",

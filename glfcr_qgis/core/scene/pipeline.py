@@ -16,6 +16,7 @@ and shadow pixels.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Callable
@@ -56,6 +57,8 @@ DEFAULT_OVERLAP = 32
 DEFAULT_BATCH_SIZE = 1
 
 MODEL_NAME = "GLF-CR"
+# output tag holding ``settings_record``'s JSON
+SETTINGS_TAG = "settings"
 
 # progress shares of the optional stages (the tiles take the rest)
 _MASK_PASS_SHARE = 0.1
@@ -158,13 +161,13 @@ def remove_clouds(
         ProcessingCanceled: ``is_canceled`` returned True; no output was left behind.
 
     """
-    validate_tiling(tile_size, overlap)
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ParameterValueError(
-            f"Batch size {batch_size} is not a positive whole number of tiles; use 1 or more."
-        )
-    dtype = output_dtype(output_type)
-    _check_precision(precision)
+    dtype = check_settings(
+        tile_size=tile_size,
+        overlap=overlap,
+        batch_size=batch_size,
+        output_type=output_type,
+        precision=precision,
+    )
     output_path = Path(output_path)
     if output_path.suffix.lower() not in (".tif", ".tiff"):
         raise OutputWriteError(
@@ -209,6 +212,16 @@ def remove_clouds(
             )
             tags = output_tags(
                 grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled, precision=precision
+            )
+            tags[SETTINGS_TAG] = settings_record(
+                tile_size=tile_size,
+                overlap=overlap,
+                batch_size=batch_size,
+                device=device,
+                output_type=output_type,
+                keep_clear=keep_clear,
+                cog=cog,
+                precision=precision,
             )
             profile = output_profile(
                 optical.profile,
@@ -280,13 +293,59 @@ def output_tags(
     return tags
 
 
-def _check_precision(precision: str) -> None:
+def check_settings(
+    *, tile_size: int, overlap: int, batch_size: int, output_type: str, precision: str
+) -> np.dtype:
+    """Check Remove Clouds settings before any file is opened; returns the output's NumPy dtype.
+
+    Raises:
+        TileSizeError: unusable tile size or overlap.
+        ParameterValueError: batch size below 1, or an unknown output type or precision.
+
+    """
+    validate_tiling(tile_size, overlap)
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ParameterValueError(
+            f"Batch size {batch_size} is not a positive whole number of tiles; use 1 or more."
+        )
     from ..model.inference import PRECISIONS
 
     if precision not in PRECISIONS:
         raise ParameterValueError(
             f"Precision {precision!r} is not available; use one of {', '.join(PRECISIONS)}."
         )
+    return output_dtype(output_type)
+
+
+def settings_record(
+    *,
+    tile_size: int,
+    overlap: int,
+    batch_size: int,
+    device: str | torch.device,
+    output_type: str,
+    keep_clear: bool,
+    cog: bool,
+    precision: str,
+) -> str:
+    """The settings a run was asked for, as the JSON text of the output's ``settings`` tag.
+
+    Recorded as asked (the tags ``tile_size`` and ``overlap`` hold what was used, which shrinks for small
+    scenes), so that a batch run can tell an existing output made with the same settings and keep it.
+    """
+    return json.dumps(
+        {
+            "tile_size": int(tile_size),
+            "overlap": int(overlap),
+            "batch_size": int(batch_size),
+            "device": str(device),
+            "output_type": str(output_type),
+            "keep_clear": bool(keep_clear),
+            "cog": bool(cog),
+            "precision": str(precision),
+        },
+        sort_keys=True,
+    )
 
 
 def _prepare_model(
