@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command set-up on a fresh Debian 12 machine (run as root, from the repository root):
-#   QGIS 3.22 and GDAL's Python bindings from Debian, a .venv/ holding torch (CPU) and the test tools,
+#   QGIS 3.22 and GDAL's Python bindings from Debian, a .venv/ holding torch (CPU), dask and the test tools,
 #   and the plugin deployed and enabled in the default QGIS profile.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
@@ -19,7 +19,7 @@ apt-get install -y -q --no-install-recommends \
     python3-rasterio python3-scipy python3-numpy python3-venv python3-pip \
     xvfb xauth zip >/dev/null
 
-# The venv sees Debian's packages (PyQGIS, rasterio, numpy 1.24); only torch and test tools live in it.
+# The venv sees Debian's packages (PyQGIS, rasterio, numpy 1.24); only torch, dask and test tools live in it.
 if [ ! -x .venv/bin/python ]; then
     /usr/bin/python3 -m venv --system-site-packages .venv
 fi
@@ -28,7 +28,8 @@ cat > .venv/constraints.txt <<TXT
 numpy==$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)')
 torch==2.13.0
 TXT
-.venv/bin/pip install -q -c .venv/constraints.txt torch==2.13.0 pytest psutil
+# dask/distributed: Remove Clouds on many scenes (the newest that install beside numpy 1.24: dask's floor is 1.24)
+.venv/bin/pip install -q -c .venv/constraints.txt torch==2.13.0 dask==2026.8.0 distributed==2026.8.0 pytest psutil
 
 # Deploy: the default profile's plugin folder gets a link to the package, so QGIS and qgis_process
 # load this checkout; the plugin finds .venv through that link (glfcr_qgis/dependencies.py).

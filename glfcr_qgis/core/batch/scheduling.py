@@ -5,6 +5,8 @@ to take back and workers that join later get work), collects each outcome as it 
 whose task was lost (its worker died, or the cluster restarted) up to ``retries`` times, and writes the
 summary table at the end. Outputs are written by the workers straight into the output folder, each
 atomically, so the client and the workers must see that folder at the same path (a shared file system).
+One run at a time per output folder: at its end a run removes the temporary files of its scenes that
+killed workers left there.
 """
 
 from __future__ import annotations
@@ -184,9 +186,14 @@ class _BatchRun:
                 self._collect(self._next_finished(POLL_SECONDS), waiting)
                 progress(len(self.outcomes) / len(self.scenes))
         finally:
-            for future, _ in self.in_flight.values():
-                future.cancel()
-            self._remove_partial_files()
+            if self.in_flight:
+                # stopped by an exception (a second Ctrl-C) or scenes that did not stop in time: tell
+                # remote workers to stop, and leave the temporary files they may still be writing
+                cancel_event.set()
+                for future, _ in self.in_flight.values():
+                    future.cancel()
+            else:
+                self._remove_partial_files()
         return [self.outcomes.get(job.name) or SceneOutcome(job.name, CANCELED) for job in self.scenes]
 
     def _window(self) -> int:
@@ -226,6 +233,10 @@ class _BatchRun:
             self.outcomes[job.name] = outcome
             if outcome.status == FAILED:
                 self.log(f"Scene {job.name} failed: {outcome.error}")
+            elif outcome.status == DONE:
+                self.log(f"Scene {job.name} done in {outcome.seconds:.1f} s on {outcome.device}.")
+            elif outcome.status == SKIPPED:
+                self.log(f"Scene {job.name} skipped: its output has the same checkpoint and settings.")
             for warning in outcome.warnings:
                 self.log(f"Scene {job.name}: {warning}")
             return
