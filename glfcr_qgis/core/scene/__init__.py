@@ -1,4 +1,5 @@
-"""Whole scenes: tiling and blending, the cloud-removal pipeline (strip loop, output writer, keep-clear), the cloud/shadow detector and mask.
+"""Whole scenes: tiling and blending, the cloud-removal pipeline (strip loop, output writer, keep-clear,
+provenance), the cloud/shadow detectors (the authors', s2cloudless, the product's) and Cloud Mask.
 
 Public names are re-exported here and imported on first use (PEP 562), so importing one module
 of this package does not import the others.

@@ -9,9 +9,11 @@ NaN or outside the SAR footprint, are filled for the network as the authors' dat
 with the mean of the tile's valid values of that raster (all its bands together), and are written as
 nodata in the output. A scene that is a single tile therefore reproduces the authors' pipeline exactly.
 
-With ``keep_clear``, pixels the cloud detector (``cloud_mask``, scene-wide statistics from a first
-pass) calls clear keep their input values; the prediction fades in over a few pixels towards cloud
-and shadow pixels.
+With ``keep_clear``, pixels the cloud mask (``mask_methods``: the authors' detector with scene-wide
+statistics from a first pass, s2cloudless, or the product's own mask) calls clear keep their input
+values; the prediction fades in over a few pixels towards cloud and shadow pixels. The optional
+provenance raster (``provenance``) records per pixel whether the output was observed, predicted (under
+cloud, shadow or in clear sky) or blended.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,9 +39,10 @@ from ..io.raster_io import (
     output_profile,
     sha256_file,
 )
-from .cloud_detector import scene_shadow_statistics
 from .keep_clear import ClearPixelShare
+from .mask_methods import DEFAULT_MASK_METHOD, check_mask_method, open_window_masker
 from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_dtype, output_nodata, scratch_path
+from .provenance import ProvenanceRecorder, new_provenance_raster
 from .strip_runner import BatchPredictor, StageTimings, StripRunner
 from .tiling import TileGrid, validate_tiling
 
@@ -83,6 +87,9 @@ class RemoveCloudsResult:
         device: the torch device the network ran on.
         checkpoint_sha256: SHA-256 of the checkpoint file ("" when a model object was passed).
         timings: seconds per stage.
+        mask_method: the cloud mask method used (keep-clear or provenance), None when no mask was made.
+        provenance_path: the provenance raster written, or None.
+        provenance_counts: pixels per provenance class (``provenance.PROVENANCE_NAMES``), when written.
 
     """
 
@@ -98,6 +105,9 @@ class RemoveCloudsResult:
     device: str
     checkpoint_sha256: str
     timings: StageTimings = field(default_factory=StageTimings)
+    mask_method: str | None = None
+    provenance_path: Path | None = None
+    provenance_counts: dict[str, int] = field(default_factory=dict)
 
 
 def remove_clouds(
@@ -114,6 +124,9 @@ def remove_clouds(
     keep_clear: bool = False,
     cog: bool = False,
     precision: str = "float32",
+    mask_method: str | int = DEFAULT_MASK_METHOD,
+    product_path: PathLike | None = None,
+    provenance_path: PathLike | None = None,
     progress: ProgressCallback | None = None,
     is_canceled: CancelCheck | None = None,
 ) -> RemoveCloudsResult:
@@ -140,6 +153,13 @@ def remove_clouds(
         cog: write a Cloud Optimized GeoTIFF with overviews.
         precision: "float32" (exact), "bfloat16" or "float16" (CUDA only): autocast of the network's
             convolutions and matrix products (see ``core.inference.predict``).
+        mask_method: the cloud mask of ``keep_clear`` and of the provenance: ``"authors"`` (0, the GLF-CR
+            authors' detector), ``"s2cloudless"`` (1) or ``"product"`` (2, the L1C product's own mask).
+        product_path: the L1C product whose mask the ``product`` method reads; defaults to the cloudy
+            image when it is a product.
+        provenance_path: optional Byte GeoTIFF on the same grid recording where each output value comes
+            from (``provenance``: 0 observed, 1/2/3 predicted under cloud/shadow/clear sky, 4 blended,
+            255 nodata); written atomically with the output.
         progress: called with the fraction done, 0..1, after every batch.
         is_canceled: polled before every batch; when it returns True the run stops and writes nothing.
 
@@ -151,7 +171,8 @@ def remove_clouds(
         InputRasterError: wrong band counts, or grids that cannot be related.
         NoOverlapError: the SAR does not overlap the optical raster.
         TileSizeError: unusable tile size or overlap.
-        ParameterValueError: batch size below 1, or an unknown output type or precision.
+        ParameterValueError: batch size below 1, an unknown output type, precision or mask method.
+        MissingDependencyError: the s2cloudless mask method without its packages.
         CheckpointError: the weights cannot be read or are not GLF-CR's.
         DeviceError: the device is not available.
         OutputWriteError: the output cannot be written.
@@ -165,12 +186,20 @@ def remove_clouds(
         )
     dtype = output_dtype(output_type)
     _check_precision(precision)
+    mask_method = check_mask_method(mask_method)
     output_path = Path(output_path)
-    if output_path.suffix.lower() not in (".tif", ".tiff"):
+    provenance_path = Path(provenance_path) if provenance_path is not None else None
+    for path in (output_path, provenance_path):
+        if path is not None and path.suffix.lower() not in (".tif", ".tiff"):
+            raise OutputWriteError(
+                f"Remove Clouds writes GeoTIFF files, but the output {path} does not end in .tif: "
+                "name the output with a .tif extension."
+            )
+    if provenance_path is not None and provenance_path.absolute() == output_path.absolute():
         raise OutputWriteError(
-            f"Remove Clouds writes GeoTIFF files, but the output {output_path} does not end in .tif: "
-            "name the output with a .tif extension."
+            f"The provenance and the cloud-free image are both {output_path}: give them different names."
         )
+    use_mask = keep_clear or provenance_path is not None
     report = progress or (lambda fraction: None)
     canceled = is_canceled or (lambda: False)
     timings = StageTimings()
@@ -182,18 +211,24 @@ def remove_clouds(
         warn_on_band_order(optical.descriptions, S2_L1C_BANDS, role="cloudy optical")
         warn_on_band_order(sar.descriptions, S1_BANDS, role="SAR")
         grid = TileGrid.for_scene(optical.height, optical.width, tile_size, overlap)
-        with SarOnOpticalGrid(optical, sar) as aligned:
+        with SarOnOpticalGrid(optical, sar) as aligned, ExitStack() as stack:
             model, torch_device, checksum = _prepare_model(weights, device)
-            clear_weights = None
-            if keep_clear:
+            masker = None
+            if use_mask:
                 with timings.stage("mask"):
-                    stats = scene_shadow_statistics(
-                        optical, progress=lambda f: report(_MASK_PASS_SHARE * f), is_canceled=canceled
+                    masker = stack.enter_context(
+                        open_window_masker(
+                            optical,
+                            mask_method,
+                            product=cloudy_path if product_path is None else product_path,
+                            progress=lambda f: report(_MASK_PASS_SHARE * f),
+                            is_canceled=canceled,
+                        )
                     )
-                clear_weights = ClearPixelShare(optical, stats)
+            clear_weights = ClearPixelShare(optical, masker.classify) if keep_clear and masker else None
             nodata = output_nodata(optical.nodata, dtype)
-            tile_share = 1.0 - (_MASK_PASS_SHARE if keep_clear else 0.0) - (_COG_SHARE if cog else 0.0)
-            start = _MASK_PASS_SHARE if keep_clear else 0.0
+            tile_share = 1.0 - (_MASK_PASS_SHARE if use_mask else 0.0) - (_COG_SHARE if cog else 0.0)
+            start = _MASK_PASS_SHARE if use_mask else 0.0
             run = StripRunner(
                 optical=optical,
                 aligned=aligned,
@@ -209,7 +244,7 @@ def remove_clouds(
             )
             tags = output_tags(
                 grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled, precision=precision
-            )
+            ) | (masker.tags if masker else {})
             profile = output_profile(
                 optical.profile,
                 count=len(S2_L1C_BANDS),
@@ -220,15 +255,23 @@ def remove_clouds(
                 # deflate is the slowest part of writing; GDAL spreads it over the cores
                 num_threads="ALL_CPUS",
             )
-            with atomic_output(output_path, inputs=[cloudy_path, sar_path]) as temp:
-                if cog:
-                    with scratch_path(temp) as plain:
-                        run.write(plain, profile, tags)
-                        with timings.stage("write"):
-                            copy_to_cog(plain, temp, predictor=profile["predictor"])
-                else:
-                    run.write(temp, profile, tags)
-            report(1.0)
+            inputs = [cloudy_path, sar_path]
+            temp = stack.enter_context(atomic_output(output_path, inputs=inputs))
+            recorder = None
+            if provenance_path is not None and masker is not None:
+                provenance_temp = stack.enter_context(atomic_output(provenance_path, inputs=inputs))
+                provenance = stack.enter_context(
+                    new_provenance_raster(provenance_temp, optical.profile, {**tags, "units": "class"})
+                )
+                recorder = run.row_hook = ProvenanceRecorder(provenance, masker.classify)
+            if cog:
+                with scratch_path(temp) as plain:
+                    run.write(plain, profile, tags)
+                    with timings.stage("write"):
+                        copy_to_cog(plain, temp, predictor=profile["predictor"])
+            else:
+                run.write(temp, profile, tags)
+        report(1.0)
     if run.valid_pixels == 0:
         warnings.warn(
             "No pixel has both optical and SAR data, so the output is nodata everywhere; check the inputs' "
@@ -249,6 +292,9 @@ def remove_clouds(
         device=str(torch_device),
         checkpoint_sha256=checksum,
         timings=timings,
+        mask_method=mask_method if use_mask else None,
+        provenance_path=provenance_path,
+        provenance_counts=recorder.class_counts() if recorder is not None else {},
     )
 
 
