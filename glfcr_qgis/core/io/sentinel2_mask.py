@@ -90,7 +90,8 @@ def locate_product_cloud_mask(value: str | os.PathLike[str]) -> ProductCloudMask
             "GML file, not the raster MSK_CLASSI_B00 of baseline 04.00 and later; choose the authors' "
             "detector or s2cloudless as the cloud mask method."
         )
-    safe_root = str(PurePosixPath(metadata_path).parent)
+    # not PurePosixPath: it would fold the '//' of '/vsizip//tmp/...' into a relative zip path
+    safe_root = metadata_path.rsplit("/", 1)[0]
     mask_path = f"{safe_root}/{_mask_member(root, safe_root, source)}"
     if not _exists(mask_path):
         raise InputRasterError(
