@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
@@ -20,6 +22,7 @@ from qgis.core import (
 from ..core.errors import CheckpointError, GlfcrError
 from ..core.io.alignment import check_overlap
 from ..core.io.raster_io import open_raster
+from ..core.scene.mask_methods import MASK_METHODS
 from ..core.scene.output_writer import OUTPUT_TYPES
 from ..core.scene.pipeline import (
     DEFAULT_BATCH_SIZE,
@@ -30,6 +33,7 @@ from ..core.scene.pipeline import (
 from ..core.scene.tiling import validate_tiling
 from ..dependencies import MISSING_TORCH_MESSAGE, torch_available
 from .base import GlfcrAlgorithm
+from .cloud_mask import METHOD_OPTIONS, ClassStyleLoader
 from .natural_colour import NaturalColourStyler
 from .weights import default_weights_path, missing_weights_message, weights_file_problem
 
@@ -37,6 +41,15 @@ from .weights import default_weights_path, missing_weights_message, weights_file
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 # core.inference.PRECISIONS, spelled out here because that module needs torch
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "float16")
+PROVENANCE_STYLE = Path(__file__).resolve().parents[1] / "styles" / "provenance.qml"
+# number output -> provenance class name (core.scene.provenance.PROVENANCE_NAMES), for the modeler
+PROVENANCE_OUTPUTS: dict[str, str] = {
+    "OBSERVED_PIXELS": "observed",
+    "PREDICTED_CLOUD_PIXELS": "predicted under cloud",
+    "PREDICTED_SHADOW_PIXELS": "predicted under cloud shadow",
+    "PREDICTED_CLEAR_PIXELS": "predicted in clear sky",
+    "BLENDED_PIXELS": "blended transition",
+}
 
 
 class RemoveCloudsAlgorithm(GlfcrAlgorithm):
@@ -51,9 +64,12 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     BATCH_SIZE = "BATCH_SIZE"
     OUTPUT_TYPE = "OUTPUT_TYPE"
     KEEP_CLEAR = "KEEP_CLEAR"
+    METHOD = "METHOD"
+    PRODUCT = "PRODUCT"
     COG = "COG"
     PRECISION = "PRECISION"
     OUTPUT = "OUTPUT"
+    PROVENANCE = "PROVENANCE"
 
     def name(self) -> str:
         return "removeclouds"
@@ -94,6 +110,16 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "its metadata. With <b>keep clear pixels</b>, pixels the Cloud Mask detector finds clear keep "
             "their input values and only cloud and shadow pixels take the prediction, with a 5-pixel soft "
             "transition. The layer loads in natural colour (B4, B3, B2)."
+            "<h3>Cloud mask method and provenance</h3>"
+            "The <b>cloud mask method</b> decides which pixels keep-clear keeps and what the provenance "
+            "records: 0 the GLF-CR authors' detector (default), 1 s2cloudless with the authors' shadow test, "
+            "2 the L1C product's own mask MSK_CLASSI_B00 (the product is the advanced <b>L1C product of the "
+            "mask</b> unless the cloudy image is the product); see Cloud Mask's help. The optional "
+            "<b>provenance</b> raster (Byte, same grid) tells for each pixel where its value comes from: "
+            "<b>0</b> observed (input kept, with keep-clear), <b>1</b> predicted under cloud, <b>2</b> "
+            "predicted under cloud shadow, <b>3</b> predicted in clear sky (without keep-clear every valid "
+            "pixel is predicted), <b>4</b> blended (the feathered transition), <b>255</b> nodata. It loads "
+            "with a legend; its pixel counts per class are outputs of the algorithm."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
@@ -149,7 +175,21 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 defaultValue=False,
             )
         )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.METHOD,
+                self.tr("Cloud mask method (keep clear pixels, provenance)"),
+                options=[self.tr(option) for option in METHOD_OPTIONS],
+                defaultValue=0,
+            )
+        )
         advanced = [
+            QgsProcessingParameterFile(
+                self.PRODUCT,
+                self.tr("L1C product of the mask (method 2; .SAFE folder, MTD_MSIL1C.xml or zip)"),
+                behavior=QgsProcessingParameterFile.File,
+                optional=True,
+            ),
             QgsProcessingParameterNumber(
                 self.BATCH_SIZE,
                 self.tr("Tiles per batch"),
@@ -171,6 +211,16 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(parameter)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cloud-free image")))
+        self.addParameter(
+            QgsProcessingParameterRasterDestination(
+                self.PROVENANCE,
+                self.tr("Provenance (observed, predicted, blended)"),
+                optional=True,
+                createByDefault=False,
+            )
+        )
+        for name, label in PROVENANCE_OUTPUTS.items():
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr("Pixels {label}").format(label=label)))
 
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802
         # Processing greys the algorithm out with this sentence, and qgis_process stops with it
@@ -199,11 +249,12 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         problem = weights_file_problem(self._weights(parameters, context))
         if problem:
             return False, problem
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        if output and not output.lower().endswith((".tif", ".tiff")):
-            return False, self.tr(
-                "Remove Clouds writes GeoTIFF files: name the output with a .tif extension (got {output})."
-            ).format(output=output)
+        for name in (self.OUTPUT, self.PROVENANCE):
+            output = self.parameterAsOutputLayer(parameters, name, context)
+            if output and not output.lower().endswith((".tif", ".tiff")):
+                return False, self.tr(
+                    "Remove Clouds writes GeoTIFF files: name the output with a .tif extension (got {output})."
+                ).format(output=output)
         return True, ""
 
     def _input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
@@ -239,6 +290,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         sar = self._layer_source(parameters, self.SAR, context)
         weights = self._weights(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        provenance = self.parameterAsOutputLayer(parameters, self.PROVENANCE, context) or None
         self.require_torch()
         with self.core_call(feedback) as hooks:
             if not weights:
@@ -256,6 +308,9 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 keep_clear=self.parameterAsBoolean(parameters, self.KEEP_CLEAR, context),
                 cog=self.parameterAsBoolean(parameters, self.COG, context),
                 precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+                mask_method=MASK_METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+                product_path=self.parameterAsFile(parameters, self.PRODUCT, context) or None,
+                provenance_path=provenance,
                 progress=hooks.progress,
                 is_canceled=hooks.is_canceled,
             )
@@ -283,7 +338,20 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         )
         if context.willLoadLayerOnCompletion(output):
             context.layerToLoadOnCompletionDetails(output).setPostProcessor(NaturalColourStyler.instance())
-        return {self.OUTPUT: output}
+        results: dict[str, Any] = {self.OUTPUT: output, self.PROVENANCE: provenance}
+        if provenance:
+            counts = result.provenance_counts
+            feedback.pushInfo(
+                self.tr("Provenance: {counts}.").format(
+                    counts=", ".join(f"{name} {pixels}" for name, pixels in counts.items())
+                )
+            )
+            results.update({key: counts[name] for key, name in PROVENANCE_OUTPUTS.items()})
+            if context.willLoadLayerOnCompletion(provenance):
+                context.layerToLoadOnCompletionDetails(provenance).setPostProcessor(
+                    ClassStyleLoader.create(PROVENANCE_STYLE, provenance)
+                )
+        return results
 
     def _layer_source(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str:
         layer: QgsRasterLayer | None = self.parameterAsRasterLayer(parameters, name, context)

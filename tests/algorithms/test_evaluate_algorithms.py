@@ -36,12 +36,15 @@ def test_algorithms_listed(qgis_app):
         "REFERENCE",
         "MASK",
         "CLOUDY",
+        "PROVENANCE",
         "THRESHOLD",
         "REPORT_JSON",
         "REPORT_HTML",
     ]
     outputs = {o.name(): o for o in evaluate.outputDefinitions()}
-    assert {*METRICS, "PSNR_CLOUDY", "SAM_CLEAR"} <= outputs.keys()
+    assert {*METRICS, "PSNR_CLOUDY", "SAM_CLEAR", "PSNR_OBSERVED", "MAE_PREDICTED", "BLENDED_PIXELS"} <= (
+        outputs.keys()
+    )
     assert outputs["PSNR"].type() == "outputNumber"
     assert isinstance(outputs["REPORT_HTML"], QgsProcessingOutputHtml)
 
@@ -79,6 +82,33 @@ def test_evaluate_in_process_matches_the_reference(qgis_app, tmp_path, name):
     assert document["metrics"]["all"]["ssim"] == results["SSIM"]
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
     assert feedback.progress_values[-1] == 100
+
+
+def test_evaluate_splits_observed_and_predicted_pixels_by_provenance(qgis_app, tmp_path):
+    import rasterio
+
+    params = sample_params(tmp_path)
+    with rasterio.open(params["REFERENCE"]) as reference:
+        profile = {**reference.profile, "count": 1, "dtype": "uint8", "nodata": 255}
+    provenance = np.full((1, 256, 256), 1, np.uint8)
+    provenance[0, :100] = 0
+    with rasterio.open(tmp_path / "provenance.tif", "w", **profile) as dataset:
+        dataset.write(provenance)
+    results = processing_run(EVALUATE, {**params, "PROVENANCE": str(tmp_path / "provenance.tif")})
+    assert (results["OBSERVED_PIXELS"], results["PREDICTED_PIXELS"]) == (100 * 256, 156 * 256)
+    assert results["BLENDED_PIXELS"] == 0
+    observed = processing_run(
+        EVALUATE,
+        {
+            **params,
+            "MASK": str(tmp_path / "provenance.tif"),
+            "REPORT_JSON": str(tmp_path / "masked.json"),
+            "REPORT_HTML": str(tmp_path / "masked.html"),
+        },
+    )
+    # the mask scores the non-zero (predicted) pixels: the same numbers as the predicted subset
+    assert results["PSNR_PREDICTED"] == pytest.approx(observed["PSNR"], abs=1e-9)
+    assert results["PSNR_OBSERVED"] != results["PSNR_PREDICTED"]
 
 
 @pytest.mark.slow
