@@ -28,7 +28,13 @@ cat > .venv/constraints.txt <<TXT
 numpy==$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)')
 torch==2.13.0
 TXT
-.venv/bin/pip install -q -c .venv/constraints.txt torch==2.13.0 pytest psutil
+# lightgbm runs s2cloudless's model (Cloud Mask method 1); opencv-python-headless only lets the tests run
+# s2cloudless's own detector as the oracle. s2cloudless itself goes in without its dependencies: its
+# model file and pixel classifier are all the plugin loads, and its sentinelhub dependency (a download
+# client pulling a large tree of packages) is never imported.
+.venv/bin/pip install -q -c .venv/constraints.txt torch==2.13.0 pytest psutil lightgbm==4.6.0 \
+    opencv-python-headless==4.10.0.84
+.venv/bin/pip install -q -c .venv/constraints.txt --no-deps s2cloudless==1.7.3
 
 # Deploy: the default profile's plugin folder gets a link to the package, so QGIS and qgis_process
 # load this checkout; the plugin finds .venv through that link (glfcr_qgis/dependencies.py).

@@ -39,6 +39,11 @@ _EXPORTS = {
     "normalize_sar": "normalization",
     "denormalize_optical": "normalization",
     "warn_on_band_order": "band_order",
+    "ProductCloudMask": "sentinel2_mask",
+    "is_product_path": "sentinel2_mask",
+    "locate_product_cloud_mask": "sentinel2_mask",
+    "product_cloud_mask_on_grid": "sentinel2_mask",
+    "read_product_clouds": "sentinel2_mask",
 }
 
 __all__ = list(_EXPORTS)
