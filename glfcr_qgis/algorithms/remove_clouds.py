@@ -253,7 +253,8 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             output = self.parameterAsOutputLayer(parameters, name, context)
             if output and not output.lower().endswith((".tif", ".tiff")):
                 return False, self.tr(
-                    "Remove Clouds writes GeoTIFF files: name the output with a .tif extension (got {output})."
+                    "Remove Clouds writes GeoTIFF files: name the output with a .tif extension "
+                    "(got {output})."
                 ).format(output=output)
         return True, ""
 

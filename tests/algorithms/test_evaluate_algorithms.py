@@ -8,7 +8,7 @@ import torch
 from conftest import RecordingFeedback, processing_run, run_qgis_process
 from network_fixtures import REFERENCE_CHECKPOINT
 from scene_rasters import optical_dn, write_raster
-from test_evaluate import FALL, WINTER, result_triplet
+from test_evaluate import FALL, WINTER, layer_pair, result_triplet
 from test_metrics import REFERENCE, SAMPLES, authors_psnr, authors_ssim
 
 EVALUATE = "glfcr:evaluate"
@@ -85,29 +85,22 @@ def test_evaluate_in_process_matches_the_reference(qgis_app, tmp_path, name):
 
 
 def test_evaluate_splits_observed_and_predicted_pixels_by_provenance(qgis_app, tmp_path):
-    import rasterio
-
-    params = sample_params(tmp_path)
-    with rasterio.open(params["REFERENCE"]) as reference:
-        profile = {**reference.profile, "count": 1, "dtype": "uint8", "nodata": 255}
-    provenance = np.full((1, 256, 256), 1, np.uint8)
-    provenance[0, :100] = 0
-    with rasterio.open(tmp_path / "provenance.tif", "w", **profile) as dataset:
-        dataset.write(provenance)
-    results = processing_run(EVALUATE, {**params, "PROVENANCE": str(tmp_path / "provenance.tif")})
-    assert (results["OBSERVED_PIXELS"], results["PREDICTED_PIXELS"]) == (100 * 256, 156 * 256)
+    prediction, reference, _, _ = layer_pair(tmp_path, height=24, width=24)
+    provenance = np.full((1, 24, 24), 1, np.uint8)
+    provenance[0, :10] = 0
+    provenance_path = write_raster(tmp_path / "provenance.tif", provenance, nodata=255)
+    params = {
+        "PREDICTION": str(prediction),
+        "REFERENCE": str(reference),
+        "REPORT_JSON": str(tmp_path / "report.json"),
+        "REPORT_HTML": str(tmp_path / "report.html"),
+    }
+    results = processing_run(EVALUATE, {**params, "PROVENANCE": str(provenance_path)})
+    assert (results["OBSERVED_PIXELS"], results["PREDICTED_PIXELS"]) == (10 * 24, 14 * 24)
     assert results["BLENDED_PIXELS"] == 0
-    observed = processing_run(
-        EVALUATE,
-        {
-            **params,
-            "MASK": str(tmp_path / "provenance.tif"),
-            "REPORT_JSON": str(tmp_path / "masked.json"),
-            "REPORT_HTML": str(tmp_path / "masked.html"),
-        },
-    )
-    # the mask scores the non-zero (predicted) pixels: the same numbers as the predicted subset
-    assert results["PSNR_PREDICTED"] == pytest.approx(observed["PSNR"], abs=1e-9)
+    # a mask scoring the non-zero (predicted) pixels gives the numbers of the predicted subset
+    masked = processing_run(EVALUATE, {**params, "MASK": str(provenance_path)})
+    assert results["PSNR_PREDICTED"] == pytest.approx(masked["PSNR"], abs=1e-9)
     assert results["PSNR_OBSERVED"] != results["PSNR_PREDICTED"]
 
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import rasterio
 import scipy.ndimage
+from rasterio.transform import from_origin
+from safe_masks import TILE_CRS, ULX, ULY, build_safe
 from scene_rasters import optical_dn, sar_db, write_raster
 from test_remove_clouds import PointwiseStandIn, pointwise_dn
 
@@ -130,3 +132,19 @@ def test_provenance_needs_its_own_tif_name(tmp_path):
             remove_clouds(
                 optical, sar, PointwiseStandIn(), tmp_path / "a.tif", provenance_path=tmp_path / provenance
             )
+
+
+def test_the_product_mask_decides_the_provenance(tmp_path, shared_dir):
+    flags = np.zeros((3, 4, 5), np.uint8)
+    flags[0, 1, 1] = flags[1, 2, 3] = 1  # one opaque and one cirrus 60 m pixel
+    safe = build_safe(tmp_path, shared_dir, flags)
+    transform = from_origin(ULX, ULY, 10, 10)
+    dn = optical_dn(24, 30, seed=2)
+    optical = write_raster(tmp_path / "cloudy.tif", dn, transform=transform, crs=TILE_CRS)
+    sar = write_raster(tmp_path / "sar.tif", sar_db(24, 30), transform=transform, crs=TILE_CRS)
+    result = run(tmp_path, optical, sar, keep_clear=True, mask_method="product", product_path=safe)
+    cloud = (flags[0] | flags[1]).astype(bool).repeat(6, axis=0).repeat(6, axis=1)
+    share = np.clip(1.0 - scipy.ndimage.distance_transform_edt(~cloud) / KEEP_CLEAR_FEATHER, 0, 1)
+    expected = np.where(cloud, PREDICTED_CLOUD, np.where(share > 0, BLENDED, OBSERVED)).astype(np.uint8)
+    np.testing.assert_array_equal(read(tmp_path / "provenance.tif")[0], expected)
+    assert result.mask_method == "product"
