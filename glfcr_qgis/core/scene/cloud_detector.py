@@ -25,12 +25,7 @@ from rasterio.windows import Window
 
 from ..errors import ParameterValueError, ProcessingCanceled
 from ..io.normalization import OPTICAL_SCALE
-from ..io.raster_io import (
-    iter_windows,
-    nodata_mask,
-    read_window,
-    window_count,
-)
+from ..io.raster_io import iter_windows, nodata_mask, read_window, window_count
 
 # classes of the output mask (Byte)
 CLEAR = 0

@@ -51,8 +51,9 @@ S2CLOUDLESS_REQUIREMENT = "s2cloudless==1.7.3"
 LIGHTGBM_REQUIREMENT = "lightgbm==4.6.0"
 MISSING_S2CLOUDLESS_MESSAGE = (
     "The s2cloudless method needs the Python packages s2cloudless and lightgbm: install them into the "
-    "plugin's environment with `pip install lightgbm==4.6.0` and `pip install --no-deps s2cloudless==1.7.3` "
-    "(./install.sh does this), or choose another cloud mask method."
+    f"plugin's environment with `pip install {LIGHTGBM_REQUIREMENT}` and "
+    f"`pip install --no-deps {S2CLOUDLESS_REQUIREMENT}` (./install.sh does this), or choose another cloud "
+    "mask method."
 )
 ROLE = "Sentinel-2 L1C"
 
