@@ -138,6 +138,28 @@ def test_any_window_equals_that_part_of_the_whole_image(tmp_path, shared_dir, wi
     np.testing.assert_array_equal(window_probability, probability[part])
 
 
+def test_the_halo_is_needed_in_full(tmp_path, shared_dir, monkeypatch):
+    # each 60 m block a different mix of the two samples: averaged probabilities often near 0.4, where
+    # one wrong tap at the edge of the average flips the mask
+    cloudy, clear = (read_sample(shared_dir, name)[:, :96, :96].astype(float) for name in SAMPLES)
+    share = (0.25 + 0.15 * np.random.default_rng(0).random((16, 16))).repeat(6, axis=0).repeat(6, axis=1)
+    image = (cloudy * share + clear * (1 - share)).astype(np.uint16)
+    cloud, _ = s2cloudless_mask(image)
+    assert 0.1 < cloud.mean() < 0.9
+    path = write_raster(tmp_path / "scene.tif", image)
+    windows = [Window(col, row, 12, 12) for row in range(0, 96, 12) for col in range(0, 96, 12)]
+
+    def windows_differing() -> int:
+        with rasterio.open(path) as dataset:
+            masks = [window_s2cloudless_mask(dataset, window)[0] for window in windows]
+        pairs = zip(masks, windows, strict=True)
+        return sum(not np.array_equal(mask, cloud[window.toslices()]) for mask, window in pairs)
+
+    assert windows_differing() == 0
+    monkeypatch.setattr(s2cloudless_detector, "S2CLOUDLESS_HALO", s2cloudless_detector.S2CLOUDLESS_HALO - 1)
+    assert windows_differing() > 0
+
+
 def test_cloud_mask_blocks_equal_the_whole_scene_with_the_authors_shadows(tmp_path, shared_dir):
     image = mosaic(shared_dir, 160)
     image[:, 100:110, 120:135] = 0  # a nodata pocket

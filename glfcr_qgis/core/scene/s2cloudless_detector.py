@@ -43,6 +43,8 @@ S2CLOUDLESS_AVERAGE_OVER = 4
 S2CLOUDLESS_DILATION_SIZE = 2
 # input pixels per side of one classified pixel: 60 m from the 10 m input
 S2CLOUDLESS_BLOCK = 6
+# blocks of real neighbours a window needs: the average reads 4 blocks, the dilation 2 more
+S2CLOUDLESS_HALO = S2CLOUDLESS_AVERAGE_OVER + S2CLOUDLESS_DILATION_SIZE
 # the package's MODEL_BAND_IDS: B01, B02, B04, B05, B08, B8A, B09, B10, B11, B12 of the 13 L1C bands
 MODEL_BAND_INDICES: tuple[int, ...] = (0, 1, 3, 4, 7, 8, 9, 10, 11, 12)
 MODEL_FILENAME = "pixel_s2_cloud_detector_lightGBM_v0.1.txt"
@@ -253,7 +255,7 @@ def window_s2cloudless_mask(
     Returns:
         ``(cloud, probability)`` of the window, as :func:`s2cloudless_mask` returns them.
     """
-    block, reach = S2CLOUDLESS_BLOCK, S2CLOUDLESS_AVERAGE_OVER + S2CLOUDLESS_DILATION_SIZE
+    block, reach = S2CLOUDLESS_BLOCK, S2CLOUDLESS_HALO
     row0, col0 = int(window.row_off), int(window.col_off)
     row1, col1 = row0 + int(window.height), col0 + int(window.width)
     blocks_down, blocks_across = -(-dataset.height // block), -(-dataset.width // block)
