@@ -232,3 +232,32 @@ def test_missing_package_gets_the_install_sentence(monkeypatch, tmp_path):
 
 def write_tiny(folder: Path) -> Path:
     return write_raster(folder / "tiny.tif", np.full((13, 8, 8), 2000, np.uint16))
+
+
+def test_the_pins_live_in_tested_versions_and_install_sh_reads_them():
+    from importlib.metadata import version
+
+    from glfcr_qgis.core.setup.requirements import tested_requirements
+
+    pins = {requirement.name: requirement for requirement in tested_requirements()}
+    assert (pins["lightgbm"].spec, pins["lightgbm"].condition) == (
+        s2cloudless_detector.LIGHTGBM_REQUIREMENT,
+        "optional",
+    )
+    assert (pins["s2cloudless"].spec, pins["s2cloudless"].condition) == (
+        s2cloudless_detector.S2CLOUDLESS_REQUIREMENT,
+        "optional-no-deps",
+    )
+    script = (REPO_ROOT / "install.sh").read_text().splitlines()
+    lines = [line for line in script if line.startswith(("optional=", "optional_no_deps="))]
+    completed = subprocess.run(
+        ["bash", "-c", "; ".join(lines) + '; echo "$optional|$optional_no_deps"'],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    optional, no_deps = completed.stdout.strip().split("|")
+    assert pins["lightgbm"].spec in optional.split() and no_deps.split() == [pins["s2cloudless"].spec]
+    for name in ("lightgbm", "s2cloudless"):
+        assert f"{name}=={version(name)}" == pins[name].spec  # the environment holds the tested versions

@@ -32,13 +32,14 @@ from ...version import plugin_version
 from ..errors import GlfcrWarning, OutputWriteError, ParameterValueError
 from ..io.alignment import SarOnOpticalGrid
 from ..io.band_order import warn_on_band_order
-from ..io.normalization import S1_BANDS, S2_L1C_BANDS
+from ..io.normalization import S2_L1C_BANDS
 from ..io.raster_io import (
     atomic_output,
     open_raster,
     output_profile,
     sha256_file,
 )
+from ..io.sentinel1.inputs import open_sar_source
 from .keep_clear import ClearPixelShare
 from .mask_methods import DEFAULT_MASK_METHOD, check_mask_method, open_window_masker
 from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_dtype, output_nodata, scratch_path
@@ -84,6 +85,7 @@ class RemoveCloudsResult:
         covered_fraction: estimated fraction of the optical grid covered by the SAR.
         valid_fraction: fraction of output pixels that hold data (not nodata).
         sar_resampled: whether the SAR was resampled onto the optical grid.
+        sar_summary: the SAR input and how it became sigma0 dB (scale, convention, calibration).
         device: the torch device the network ran on.
         checkpoint_sha256: SHA-256 of the checkpoint file ("" when a model object was passed).
         timings: seconds per stage.
@@ -108,6 +110,7 @@ class RemoveCloudsResult:
     mask_method: str | None = None
     provenance_path: Path | None = None
     provenance_counts: dict[str, int] = field(default_factory=dict)
+    sar_summary: str = ""
 
 
 def remove_clouds(
@@ -127,6 +130,8 @@ def remove_clouds(
     mask_method: str | int = DEFAULT_MASK_METHOD,
     product_path: PathLike | None = None,
     provenance_path: PathLike | None = None,
+    sar_scale: str = "auto",
+    sar_vh_path: PathLike | None = None,
     progress: ProgressCallback | None = None,
     is_canceled: CancelCheck | None = None,
 ) -> RemoveCloudsResult:
@@ -138,8 +143,11 @@ def remove_clouds(
 
     Args:
         cloudy_path: Sentinel-2 L1C raster, 13 bands in the order B1..B12 with B8A after B8, DN.
-        sar_path: Sentinel-1 GRD raster, 2 bands VV, VH in dB; any CRS, resolution or extent that overlaps
-            the optical raster (it is resampled bilinearly onto the optical grid when the grids differ).
+        sar_path: Sentinel-1 VV and VH: a raster (bands found by name, else VV then VH; dB, linear power or
+            amplitude; sigma0, or gamma0 converted with its incidence angle), or a GRD product (``.zip``,
+            ``.SAFE``) calibrated to sigma0 and placed by its geolocation grid, without terrain correction.
+            Any CRS, resolution or extent that overlaps the optical raster: it is resampled (bilinear, in
+            dB) onto the optical grid window by window.
         weights: GLF-CR checkpoint file, or an already loaded model taking normalised
             (B, 13, H, W) and (B, 2, H, W) tensors (it is moved to ``device``).
         output_path: GeoTIFF to write (``.tif``); written to a temporary file and moved into place.
@@ -160,6 +168,9 @@ def remove_clouds(
         provenance_path: optional Byte GeoTIFF on the same grid recording where each output value comes
             from (``provenance``: 0 observed, 1/2/3 predicted under cloud/shadow/clear sky, 4 blended,
             255 nodata); written atomically with the output.
+        sar_scale: "auto" (from the SAR's metadata, else its values), "db", "linear" (power) or
+            "amplitude"; recorded in the output's metadata with the convention.
+        sar_vh_path: a separate raster holding VH, when ``sar_path`` holds VV only.
         progress: called with the fraction done, 0..1, after every batch.
         is_canceled: polled before every batch; when it returns True the run stops and writes nothing.
 
@@ -171,7 +182,8 @@ def remove_clouds(
         InputRasterError: wrong band counts, or grids that cannot be related.
         NoOverlapError: the SAR does not overlap the optical raster.
         TileSizeError: unusable tile size or overlap.
-        ParameterValueError: batch size below 1, an unknown output type, precision or mask method.
+        ParameterValueError: batch size below 1, an unknown output type, precision, mask method or SAR
+            scale, or a SAR scale "auto" cannot tell.
         MissingDependencyError: the s2cloudless mask method without its packages.
         CheckpointError: the weights cannot be read or are not GLF-CR's.
         DeviceError: the device is not available.
@@ -206,10 +218,9 @@ def remove_clouds(
 
     with (
         open_raster(cloudy_path, role="cloudy optical", expected_bands=len(S2_L1C_BANDS)) as optical,
-        open_raster(sar_path, role="SAR", expected_bands=len(S1_BANDS)) as sar,
+        open_sar_source(sar_path, vh_path=sar_vh_path, scale=sar_scale) as sar,
     ):
         warn_on_band_order(optical.descriptions, S2_L1C_BANDS, role="cloudy optical")
-        warn_on_band_order(sar.descriptions, S1_BANDS, role="SAR")
         grid = TileGrid.for_scene(optical.height, optical.width, tile_size, overlap)
         with SarOnOpticalGrid(optical, sar) as aligned, ExitStack() as stack:
             model, torch_device, checksum = _prepare_model(weights, device)
@@ -245,6 +256,7 @@ def remove_clouds(
             tags = output_tags(
                 grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled, precision=precision
             ) | (masker.tags if masker else {})
+            tags.update(sar.tags)
             profile = output_profile(
                 optical.profile,
                 count=len(S2_L1C_BANDS),
@@ -255,7 +267,7 @@ def remove_clouds(
                 # deflate is the slowest part of writing; GDAL spreads it over the cores
                 num_threads="ALL_CPUS",
             )
-            inputs = [cloudy_path, sar_path]
+            inputs = [path for path in (cloudy_path, sar_path, sar_vh_path) if path]
             temp = stack.enter_context(atomic_output(output_path, inputs=inputs))
             recorder = None
             if provenance_path is not None and masker is not None:
@@ -295,6 +307,7 @@ def remove_clouds(
         mask_method=mask_method if use_mask else None,
         provenance_path=provenance_path,
         provenance_counts=recorder.class_counts() if recorder is not None else {},
+        sar_summary=sar.summary,
     )
 
 
