@@ -10,11 +10,13 @@ from .base import GlfcrAlgorithm
 from .cloud_mask import CloudMaskAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .evaluate_dataset import EvaluateDatasetAlgorithm
+from .prepare_sentinel2 import PrepareSentinel2Algorithm
 from .remove_clouds import RemoveCloudsAlgorithm
 
 ALGORITHMS: list[type[GlfcrAlgorithm]] = [
     CloudMaskAlgorithm,
     EvaluateAlgorithm,
     EvaluateDatasetAlgorithm,
+    PrepareSentinel2Algorithm,
     RemoveCloudsAlgorithm,
 ]

@@ -16,6 +16,7 @@ from qgis.core import (
 
 from ..core.scene.cloud_detector import DEFAULT_THRESHOLD
 from .base import GlfcrAlgorithm
+from .optical_inputs import is_product, optical_input_problem, optical_source
 
 # metric name in the core (the torch-free copy of metrics.METRIC_NAMES) -> number output
 METRIC_OUTPUTS: dict[str, str] = {
@@ -44,6 +45,7 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
     SCORED_PIXELS = "SCORED_PIXELS"
     CLOUDY_PIXELS = "CLOUDY_PIXELS"
     CLEAR_PIXELS = "CLEAR_PIXELS"
+    OPTICAL_INPUTS = (PREDICTION, REFERENCE, CLOUDY)
 
     def name(self) -> str:
         return "evaluate"
@@ -57,7 +59,9 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
             "PSNR, SSIM, MAE, RMSE and SAM, as in the GLF-CR paper and its peers."
             "<h3>Inputs</h3>"
             "<b>Prediction</b> and <b>reference</b>: 13-band Sentinel-2 L1C rasters (B1..B12, digital "
-            "numbers), same size, CRS and geotransform. Both are scored as reflectance: clipped to 0..10000 "
+            "numbers), same size, CRS and geotransform; the reference may also be a Sentinel-2 L1C product "
+            "(its .SAFE folder, MTD_MSIL1C.xml, .zip or a subdataset layer), read whole and harmonised as "
+            "Prepare Sentinel-2 does. Both are scored as reflectance: clipped to 0..10000 "
             "and divided "
             "by 10000, as the GLF-CR data loader prepares optical images. Pixels that are nodata in any band "
             "of either raster are not scored. "
@@ -130,6 +134,12 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> tuple[bool, str]:
         for name in (self.PREDICTION, self.REFERENCE, self.MASK, self.CLOUDY):
+            source = optical_source(self, parameters, name, context) if name in self.OPTICAL_INPUTS else ""
+            if is_product(source):
+                problem = optical_input_problem(source, role=self.parameterDefinition(name).description())
+                if problem:
+                    return False, problem
+                continue
             layer = self.parameterAsRasterLayer(parameters, name, context)
             if layer is None:
                 if parameters.get(name):
@@ -147,10 +157,10 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         sources = {
-            name: layer.source() if layer is not None else None
-            for name in (self.PREDICTION, self.REFERENCE, self.MASK, self.CLOUDY)
-            for layer in [self.parameterAsRasterLayer(parameters, name, context)]
+            name: optical_source(self, parameters, name, context) or None for name in self.OPTICAL_INPUTS
         }
+        mask = self.parameterAsRasterLayer(parameters, self.MASK, context)
+        sources[self.MASK] = mask.source() if mask is not None else None
         report_json = self.parameterAsFileOutput(parameters, self.REPORT_JSON, context) or None
         report_html = self.parameterAsFileOutput(parameters, self.REPORT_HTML, context) or None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from qgis.core import (
@@ -17,8 +18,9 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
-from ..core.errors import CheckpointError, GlfcrError
+from ..core.errors import CheckpointError, GlfcrError, GlfcrWarning
 from ..core.io.alignment import check_overlap
+from ..core.io.optical_input import open_optical
 from ..core.io.raster_io import open_raster
 from ..core.scene.output_writer import OUTPUT_TYPES
 from ..core.scene.pipeline import (
@@ -31,6 +33,7 @@ from ..core.scene.tiling import validate_tiling
 from ..dependencies import MISSING_TORCH_MESSAGE, torch_available
 from .base import GlfcrAlgorithm
 from .natural_colour import NaturalColourStyler
+from .optical_inputs import area_of_interest, extent_parameter, is_product, optical_source
 from .weights import default_weights_path, missing_weights_message, weights_file_problem
 
 # enum index -> core value; the order is the order shown to the analyst
@@ -53,7 +56,9 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     KEEP_CLEAR = "KEEP_CLEAR"
     COG = "COG"
     PRECISION = "PRECISION"
+    EXTENT = "EXTENT"
     OUTPUT = "OUTPUT"
+    OPTICAL_INPUTS = (CLOUDY,)
 
     def name(self) -> str:
         return "removeclouds"
@@ -68,13 +73,19 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "through clouds."
             "<h3>Inputs</h3>"
             "<b>Cloudy image</b>: 13-band Sentinel-2 L1C raster, bands B1..B12 in order (B8A after B8), "
-            "digital numbers (reflectance x 10000). L2A products lack B10 and cannot be used. <b>SAR "
+            "digital numbers (reflectance x 10000), or a Sentinel-2 L1C product as downloaded: its .SAFE "
+            "folder, its MTD_MSIL1C.xml, the .zip, or a layer opened from one of its subdatasets (the whole "
+            "product is used: bands stacked on the 10 m grid and harmonised to the training data as Prepare "
+            "Sentinel-2 does). L2A products lack B10 and cannot be used. <b>SAR "
             "image</b>: 2-band Sentinel-1 GRD raster, VV and VH backscatter in dB, acquired close in time. It"
             " may have another CRS, resolution or extent: it is resampled (bilinear) onto the cloudy image's "
             "grid on the fly. Where it does not cover the cloudy image the output is nodata. "
             "<b>Checkpoint</b>: the GLF-CR weights, e.g. the authors' pretrained CR_net.pth, downloaded from "
             "the link in the README of https://github.com/xufangchn/GLF-CR. It defaults to the file named by "
-            "the environment variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights."
+            "the environment variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights. <b>Area of "
+            "interest</b> (optional, any CRS): only the window of the cloudy image covering it is read, "
+            "processed and written; it is snapped outward to the image's pixel grid, clipped (with a "
+            "warning) where it reaches beyond the image, and refused when it lies outside."
             "<h3>How it works</h3>"
             "The scene is cut into square <b>tiles</b> (a multiple of 16 pixels; the authors trained on 128) "
             "that share <b>overlap</b> pixels with their neighbours (less than half a tile). Overlapping "
@@ -114,6 +125,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 optional=True,
             )
         )
+        self.addParameter(extent_parameter(self.EXTENT))
         self.addParameter(
             QgsProcessingParameterEnum(
                 self.DEVICE, self.tr("Device"), options=[self.tr(name) for name in DEVICES], defaultValue=0
@@ -208,8 +220,10 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
 
     def _input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         """Open both inputs as the run will (band counts, overlap); raises GlfcrError or names a problem."""
-        paths = {}
+        paths = {self.CLOUDY: optical_source(self, parameters, self.CLOUDY, context)}
         for name, role in ((self.CLOUDY, "cloudy optical"), (self.SAR, "SAR")):
+            if name == self.CLOUDY and is_product(paths[name]):
+                continue
             layer = self.parameterAsRasterLayer(parameters, name, context)
             if layer is None:
                 return self.tr(
@@ -222,11 +236,15 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                     "GeoTIFF."
                 ).format(role=role, provider=layer.providerType())
             paths[name] = layer.source()
-        with (
-            open_raster(paths[self.CLOUDY], role="cloudy optical", expected_bands=13) as optical,
-            open_raster(paths[self.SAR], role="SAR", expected_bands=2) as sar,
-        ):
-            check_overlap(optical, sar)
+        extent = area_of_interest(self, parameters, self.EXTENT, context)
+        # the run warns about a clipped extent; here only what stops it matters
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GlfcrWarning)
+            with (
+                open_optical(paths[self.CLOUDY], role="cloudy optical", extent=extent) as optical,
+                open_raster(paths[self.SAR], role="SAR", expected_bands=2) as sar,
+            ):
+                check_overlap(optical, sar)
         return ""
 
     def _weights(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
@@ -235,7 +253,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     def processAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
-        cloudy = self._layer_source(parameters, self.CLOUDY, context)
+        cloudy = optical_source(self, parameters, self.CLOUDY, context)
         sar = self._layer_source(parameters, self.SAR, context)
         weights = self._weights(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
@@ -256,6 +274,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 keep_clear=self.parameterAsBoolean(parameters, self.KEEP_CLEAR, context),
                 cog=self.parameterAsBoolean(parameters, self.COG, context),
                 precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+                extent=area_of_interest(self, parameters, self.EXTENT, context),
                 progress=hooks.progress,
                 is_canceled=hooks.is_canceled,
             )

@@ -3,7 +3,8 @@
 One subpackage per concern (``docs/architecture.md`` is the map):
 
 - ``model``: the GLF-CR network, its dynamic filter, checkpoints, device choice and inference (torch).
-- ``io``: raster reading and writing, SAR-onto-optical alignment, normalisation, band checks.
+- ``io``: raster reading and writing, optical inputs (Sentinel-2 L1C products, areas of interest), SAR
+  alignment, normalisation, band checks.
 - ``scene``: whole scenes: tiling and blending, the cloud-removal pipeline, the cloud/shadow mask.
 - ``evaluation``: metrics, layer evaluation, SEN12MS-CR listing and evaluation, reports.
 
@@ -52,6 +53,9 @@ _LAZY = {
     "evaluate_layers": "evaluation.layers",
     "evaluate_dataset": "evaluation.dataset_evaluation",
     "list_triplets": "evaluation.sen12mscr",
+    "open_optical": "io.optical_input",
+    "AreaOfInterest": "io.area_of_interest",
+    "prepare_sentinel2": "io.sentinel2.prepare",
 }
 
 __all__ = [

@@ -24,7 +24,7 @@ def test_listed_with_parameters(qgis_app):
     algorithm = QgsApplication.processingRegistry().algorithmById(ALG)
     assert algorithm is not None and algorithm.displayName() == "Cloud Mask"
     names = [p.name() for p in algorithm.parameterDefinitions()]
-    assert names == ["INPUT", "THRESHOLD", "OUTPUT", "SCORE"]
+    assert names == ["INPUT", "THRESHOLD", "EXTENT", "OUTPUT", "SCORE"]
     assert algorithm.parameterDefinition("THRESHOLD").defaultValue() == 0.2
     assert "255" in algorithm.shortHelpString() and "L1C" in algorithm.shortHelpString()
 

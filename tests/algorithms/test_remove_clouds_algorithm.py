@@ -61,7 +61,7 @@ def test_parameters_and_defaults(qgis_app: Any) -> None:
     assert alg.displayName() == "Remove Clouds" and alg.groupId() == "cloudremoval"
     names = [p.name() for p in alg.parameterDefinitions()]
     assert names == [
-        "CLOUDY", "SAR", "WEIGHTS", "DEVICE", "TILE_SIZE", "OVERLAP", "OUTPUT_TYPE", "KEEP_CLEAR",
+        "CLOUDY", "SAR", "WEIGHTS", "EXTENT", "DEVICE", "TILE_SIZE", "OVERLAP", "OUTPUT_TYPE", "KEEP_CLEAR",
         "BATCH_SIZE", "COG", "PRECISION", "OUTPUT",
     ]  # fmt: skip
     definition = alg.parameterDefinition

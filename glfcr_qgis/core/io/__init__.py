@@ -1,4 +1,5 @@
-"""Reading and writing rasters: raster I/O, SAR-onto-optical alignment, normalisation, band-order checks.
+"""Reading and writing rasters: raster I/O, optical inputs (Sentinel-2 products, areas of interest),
+SAR alignment, normalisation, band-order checks.
 
 Public names are re-exported here and imported on first use (PEP 562), so importing one module
 of this package does not import the others.
@@ -39,6 +40,14 @@ _EXPORTS = {
     "normalize_sar": "normalization",
     "denormalize_optical": "normalization",
     "warn_on_band_order": "band_order",
+    "open_optical": "optical_input",
+    "optical_input_tags": "optical_input",
+    "AreaOfInterest": "area_of_interest",
+    "window_for_area": "area_of_interest",
+    "open_vrt": "virtual_raster",
+    "window_vrt": "virtual_raster",
+    "prepare_sentinel2": "sentinel2.prepare",
+    "find_product": "sentinel2.product",
 }
 
 __all__ = list(_EXPORTS)

@@ -19,10 +19,11 @@ import rasterio
 from rasterio.io import DatasetWriter
 
 from ..errors import GlfcrWarning
+from ..io.area_of_interest import AreaOfInterest
+from ..io.optical_input import open_optical, optical_input_tags
 from ..io.raster_io import (
     atomic_output,
     iter_windows,
-    open_raster,
     output_profile,
     set_band_descriptions,
     window_count,
@@ -99,6 +100,7 @@ def cloud_mask(
     threshold: float = DEFAULT_THRESHOLD,
     score_path: str | os.PathLike[str] | None = None,
     block_size: int | tuple[int, int] = 1024,
+    extent: AreaOfInterest | None = None,
     progress: ProgressCallback | None = None,
     is_canceled: CancelCallback | None = None,
 ) -> CloudMaskResult:
@@ -107,11 +109,14 @@ def cloud_mask(
     The result equals :func:`cloud_shadow_mask` on the whole scene at once, whatever ``block_size``.
 
     Args:
-        input_path: 13-band L1C raster, digital numbers 0..10000, bands B1..B12 in order.
+        input_path: 13-band L1C raster, digital numbers 0..10000, bands B1..B12 in order; or an L1C
+            product (``.SAFE`` folder, ``MTD_MSIL1C.xml``, ``.zip``, ``SENTINEL2_L1C:`` subdataset).
         output_path: Byte GeoTIFF to write: 0 clear, 1 cloud, 2 cloud shadow, 255 nodata, with a palette.
         threshold: cloud score threshold in (0, 1]; 0.2 is the authors' default.
         score_path: optional Float32 GeoTIFF of the smoothed cloud score (nodata -9999).
         block_size: block side in pixels (or rows, columns); memory grows with its square.
+        extent: optional area of interest: only the window of the input covering it is classified and
+            written (the shadow statistics are then those of the window).
         progress: called with the fraction done, 0..1.
         is_canceled: polled between blocks; when it returns True nothing is written.
 
@@ -130,7 +135,7 @@ def cloud_mask(
     counts = np.zeros(256, dtype=np.int64)
     inputs = [input_path]
 
-    with open_raster(input_path, role=ROLE, expected_bands=13) as source:
+    with open_optical(input_path, role=ROLE, extent=extent) as source:
         height, width = source.height, source.width
         stats = scene_shadow_statistics(
             source, block_size=block_size, progress=lambda f: report(f / 2), is_canceled=is_canceled
@@ -149,6 +154,7 @@ def cloud_mask(
             mask_dst.write_colormap(1, CLASS_COLORS)
             class_tags = {f"CLASS_{value}": name for value, name in CLASS_NAMES.items()}
             mask_dst.update_tags(1, **class_tags, THRESHOLD=str(threshold))
+            mask_dst.update_tags(**optical_input_tags(source))
             score_dst = None
             if score_path is not None:
                 score_profile = output_profile(

@@ -28,8 +28,10 @@ import numpy as np
 from ...version import plugin_version
 from ..errors import GlfcrWarning, OutputWriteError, ParameterValueError
 from ..io.alignment import SarOnOpticalGrid
+from ..io.area_of_interest import AreaOfInterest
 from ..io.band_order import warn_on_band_order
 from ..io.normalization import S1_BANDS, S2_L1C_BANDS
+from ..io.optical_input import open_optical, optical_input_tags
 from ..io.raster_io import (
     atomic_output,
     open_raster,
@@ -114,6 +116,7 @@ def remove_clouds(
     keep_clear: bool = False,
     cog: bool = False,
     precision: str = "float32",
+    extent: AreaOfInterest | None = None,
     progress: ProgressCallback | None = None,
     is_canceled: CancelCheck | None = None,
 ) -> RemoveCloudsResult:
@@ -124,7 +127,9 @@ def remove_clouds(
     checkpoint SHA-256, tile size, overlap and plugin version in its metadata.
 
     Args:
-        cloudy_path: Sentinel-2 L1C raster, 13 bands in the order B1..B12 with B8A after B8, DN.
+        cloudy_path: Sentinel-2 L1C raster, 13 bands in the order B1..B12 with B8A after B8, DN; or an L1C
+            product (``.SAFE`` folder, ``MTD_MSIL1C.xml``, ``.zip``, ``SENTINEL2_L1C:`` subdataset), read
+            harmonised on its 10 m grid (``core.io.optical_input.open_optical``).
         sar_path: Sentinel-1 GRD raster, 2 bands VV, VH in dB; any CRS, resolution or extent that overlaps
             the optical raster (it is resampled bilinearly onto the optical grid when the grids differ).
         weights: GLF-CR checkpoint file, or an already loaded model taking normalised
@@ -140,6 +145,8 @@ def remove_clouds(
         cog: write a Cloud Optimized GeoTIFF with overviews.
         precision: "float32" (exact), "bfloat16" or "float16" (CUDA only): autocast of the network's
             convolutions and matrix products (see ``core.inference.predict``).
+        extent: optional area of interest: only the window of the cloudy image covering it is read,
+            processed and written (the output's transform is the window's).
         progress: called with the fraction done, 0..1, after every batch.
         is_canceled: polled before every batch; when it returns True the run stops and writes nothing.
 
@@ -176,7 +183,7 @@ def remove_clouds(
     timings = StageTimings()
 
     with (
-        open_raster(cloudy_path, role="cloudy optical", expected_bands=len(S2_L1C_BANDS)) as optical,
+        open_optical(cloudy_path, role="cloudy optical", extent=extent) as optical,
         open_raster(sar_path, role="SAR", expected_bands=len(S1_BANDS)) as sar,
     ):
         warn_on_band_order(optical.descriptions, S2_L1C_BANDS, role="cloudy optical")
@@ -209,7 +216,7 @@ def remove_clouds(
             )
             tags = output_tags(
                 grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled, precision=precision
-            )
+            ) | optical_input_tags(optical)
             profile = output_profile(
                 optical.profile,
                 count=len(S2_L1C_BANDS),
