@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,10 +80,14 @@ def build_product(
     size: int = 120,
     seed: int = 0,
     dn_range: tuple[int, int] = (0, 12000),
+    pixels: Callable[[str, int], np.ndarray] | None = None,
+    jp2_block: int = 1024,
 ) -> BuiltProduct:
     """Write a SAFE product of ``size`` x ``size`` 10 m pixels (60 m bands: size / 6) with seeded DN.
 
-    Every band holds values across ``dn_range`` (some at the product's NODATA and below the offset).
+    Every band holds values across ``dn_range`` (some at the product's NODATA and below the offset),
+    unless ``pixels(band, side)`` gives them. The JPEG 2000 files are tiled ``jp2_block`` pixels a side,
+    as ESA's are (1024).
     """
     if size % 6:
         raise ValueError("the 60 m bands need a size divisible by 6")
@@ -116,14 +121,13 @@ def build_product(
         if band == "TCI":
             continue
         side = size * 10 // RESOLUTION[band]
-        dn = rng.integers(*dn_range, size=(side, side)).astype(np.uint16)
-        band_files[band] = write_jp2(
-            safe / f"{image}.jp2", dn, Affine(RESOLUTION[band], 0, ulx, 0, -RESOLUTION[band], uly), epsg
-        )
+        dn = pixels(band, side) if pixels else rng.integers(*dn_range, size=(side, side)).astype(np.uint16)
+        transform = Affine(RESOLUTION[band], 0, ulx, 0, -RESOLUTION[band], uly)
+        band_files[band] = write_jp2(safe / f"{image}.jp2", dn, transform, epsg, block=jp2_block)
     return BuiltProduct(safe, band_files, size, epsg, ulx, uly)
 
 
-def write_jp2(path: Path, dn: np.ndarray, transform: Affine, epsg: int) -> Path:
+def write_jp2(path: Path, dn: np.ndarray, transform: Affine, epsg: int, block: int = 1024) -> Path:
     """Write one band as lossless JPEG 2000 (JP2OpenJPEG can only copy, so through an in-memory GeoTIFF)."""
     profile = {
         "driver": "GTiff", "width": dn.shape[1], "height": dn.shape[0], "count": 1, "dtype": "uint16",
@@ -131,7 +135,9 @@ def write_jp2(path: Path, dn: np.ndarray, transform: Affine, epsg: int) -> Path:
     }  # fmt: skip
     with MemoryFile() as memory, memory.open(**profile) as dataset:
         dataset.write(dn, 1)
-        rasterio.shutil.copy(dataset, path, driver="JP2OpenJPEG", REVERSIBLE="YES", QUALITY="100")
+        # GDAL tiles only images larger than a block; a smaller one is a single tile
+        tiling = {"BLOCKXSIZE": str(block), "BLOCKYSIZE": str(block)} if max(dn.shape) > block else {}
+        rasterio.shutil.copy(dataset, path, driver="JP2OpenJPEG", REVERSIBLE="YES", QUALITY="100", **tiling)
     return path
 
 

@@ -50,6 +50,7 @@ def qgis_extent(product, col0: int, row0: int, col1: int, row1: int, crs: str = 
     return f"{xmin!r},{xmax!r},{ymin!r},{ymax!r} [{crs}]"
 
 
+@pytest.mark.slow
 def test_prepare_through_qgis_process_on_the_zip_with_a_geographic_extent(shared_dir, product, tmp_path):
     built, archive = product
     extent = qgis_extent(built, 5, 10, 30, 40)
@@ -175,3 +176,51 @@ def test_remove_clouds_through_qgis_process_on_the_zip_equals_the_prepared_geoti
         assert difference.max() <= 1 and (difference == 0).mean() > 0.99
         assert np.array_equal(from_zip.read() == 0, other.read() == 0)
         assert from_zip.tags()["S2_PROCESSING_BASELINE"] == "05.09"
+
+
+def test_a_model_takes_the_product_path_as_a_string_input(qgis_app, shared_dir, product, tmp_path):
+    """In the modeler a product path arrives through a string input; Prepare's stack feeds Cloud Mask."""
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterString,
+    )
+
+    built, archive = product
+    model = QgsProcessingModelAlgorithm("Product to mask", "GLF-CR tests")
+    model.addModelParameter(
+        QgsProcessingParameterString("product", "product"), QgsProcessingModelParameter("product")
+    )
+    steps = {
+        "prepare": (
+            "glfcr:preparesentinel2",
+            QgsProcessingModelChildParameterSource.fromModelParameter("product"),
+        ),
+        "mask": (
+            "glfcr:cloudmask",
+            QgsProcessingModelChildParameterSource.fromChildOutput("prepare", "OUTPUT"),
+        ),
+        "direct": ("glfcr:cloudmask", QgsProcessingModelChildParameterSource.fromModelParameter("product")),
+    }
+    for child_id, (algorithm_id, source) in steps.items():
+        child = QgsProcessingModelChildAlgorithm(algorithm_id)
+        child.setChildId(child_id)
+        child.addParameterSources("INPUT", [source])
+        if algorithm_id == "glfcr:cloudmask":
+            child.addParameterSources(
+                "THRESHOLD", [QgsProcessingModelChildParameterSource.fromStaticValue(0.2)]
+            )
+        output = QgsProcessingModelOutput(child_id)
+        output.setChildId(child_id)
+        output.setChildOutputName("OUTPUT")
+        child.setModelOutputs({child_id: output})
+        model.addChildAlgorithm(child)
+    outputs = {f"{child_id}:{child_id}": str(tmp_path / f"{child_id}.tif") for child_id in steps}
+    results = processing_run(model, {"product": str(archive), **outputs})
+    with rasterio.open(results["prepare:prepare"]) as stack:
+        assert np.array_equal(stack.read(), expected_stack(built))
+    with rasterio.open(results["mask:mask"]) as chained, rasterio.open(results["direct:direct"]) as direct:
+        assert np.array_equal(chained.read(), direct.read()) and direct.transform == built.transform

@@ -156,3 +156,39 @@ def test_prepared_stack_equals_the_product_and_is_not_offset_twice(shared_dir, p
         assert np.array_equal(again.read(), expected)
         assert optical_input_tags(again)["S2_RADIO_ADD_OFFSET_APPLIED"].startswith("B1:-1000")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stack.tif"]
+
+
+def test_prepare_stops_when_canceled_and_leaves_nothing(shared_dir, product, tmp_path):
+    from glfcr_qgis.core.errors import ProcessingCanceled
+
+    calls = []
+    with pytest.raises(ProcessingCanceled):
+        prepare_sentinel2(
+            product.safe,
+            tmp_path / "stack.tif",
+            block_size=32,
+            is_canceled=lambda: bool(calls.append(1)) or len(calls) > 2,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_offset_gdal_lists_must_agree_with_the_metadata(shared_dir, product, tmp_path):
+    # GDAL 3.6 lists no RADIO_ADD_OFFSET; newer versions do, as band metadata of the subdataset
+    from scene_rasters import write_raster
+
+    from glfcr_qgis.core.io.sentinel2.product import find_product, read_product_metadata
+    from glfcr_qgis.core.io.sentinel2.stack import BandSource, _check_gdal_offsets
+
+    listed = write_raster(tmp_path / "b2.tif", np.ones((1, 4, 4), np.uint16))
+    location = find_product(product.safe)
+    metadata = read_product_metadata(location)
+    sources = {"B2": BandSource(str(listed), 1, 10, 4, 4)}
+    for value, agrees in (("-1000", True), ("-1000.0", True), ("-500", False)):
+        with rasterio.open(listed, "r+") as band:
+            band.update_tags(1, BANDNAME="B2", RADIO_ADD_OFFSET=value)
+        with rasterio.open(listed) as band:
+            if agrees:
+                _check_gdal_offsets(location, metadata, {10: band}, sources)
+            else:
+                with pytest.raises(InputRasterError, match="RADIO_ADD_OFFSET -500 for band B2"):
+                    _check_gdal_offsets(location, metadata, {10: band}, sources)
