@@ -69,6 +69,24 @@ def test_prepare_through_qgis_process_on_the_zip_with_a_geographic_extent(shared
         assert prepared.tags()["S2_PROCESSING_BASELINE"] == "05.09"
 
 
+@pytest.mark.slow
+def test_cloud_mask_through_qgis_process_on_the_safe_folder(qgis_app, shared_dir, product, tmp_path):
+    from glfcr_qgis.core.scene.cloud_masking import cloud_mask
+
+    built, _ = product
+    run = run_qgis_process(
+        "glfcr:cloudmask", {"INPUT": str(built.safe), "OUTPUT": str(tmp_path / "mask.tif")}
+    )
+    assert run["returncode"] == 0, run["stderr"]
+    stack = processing_run(ALG_ID, {"INPUT": str(built.safe), "OUTPUT": str(tmp_path / "stack.tif")})[
+        "OUTPUT"
+    ]
+    expected = cloud_mask(stack, tmp_path / "expected.tif")
+    with rasterio.open(run["results"]["OUTPUT"]) as mask, rasterio.open(expected.mask_path) as other:
+        assert mask.transform == built.transform and np.array_equal(mask.read(), other.read())
+    assert run["results"]["VALID_PIXELS"] == expected.valid_pixels
+
+
 def test_prepare_in_process_on_a_folder_and_on_a_subdataset_layer(qgis_app, shared_dir, product, tmp_path):
     from qgis.core import QgsRasterLayer
 

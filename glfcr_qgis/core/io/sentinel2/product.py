@@ -64,7 +64,7 @@ def looks_like_product(value: str) -> bool:
     name = PurePosixPath(value.replace("\\", "/")).name
     if _MAIN_METADATA.match(name) or name.lower().endswith(".zip"):
         return True
-    return not value.startswith("/vsi") and os.path.isdir(value)
+    return not value.startswith("/vsi") and os.path.isdir(os.path.expanduser(value))
 
 
 def find_product(value: str | os.PathLike[str]) -> ProductLocation | None:
@@ -89,7 +89,7 @@ def find_product(value: str | os.PathLike[str]) -> ProductLocation | None:
     if path.is_dir():
         return _checked(text, _folder_location(text, path))
     if path.suffix.lower() == ".zip" and path.is_file():
-        return _checked(text, _zip_location(text, str(path.absolute())))
+        return _checked(text, _zip_location(text, path.absolute().as_posix()))
     if _MAIN_METADATA.match(path.name) and path.is_file():
         level = product_level(_read_bytes(path.absolute().as_posix(), text))
         if level:
