@@ -123,6 +123,17 @@ def test_pb_tool_lists_every_module_of_the_plugin():
     assert python_modules <= listed
 
 
+def test_pb_tool_lists_every_resource_the_plugin_reads():
+    """Styles and other data files the code opens at run time travel in the ZIP too."""
+    listed = {path.as_posix() for path in plugin_files()}
+    resources = {
+        path.relative_to(PLUGIN_DIR).as_posix()
+        for path in PLUGIN_DIR.rglob("*")
+        if path.suffix in {".qml", ".cu", ".svg", ".png", ".txt", ".json"} and "__pycache__" not in path.parts
+    }
+    assert resources <= listed
+
+
 def test_qgis_process_lists_the_algorithms_of_this_checkout():
     completed = run_qgis_process_command(["--json", "list"], timeout=120)
     assert completed.returncode == 0, completed.stderr
