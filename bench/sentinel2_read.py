@@ -51,7 +51,9 @@ def sweep(open_input: Callable[[], object], windows: list, band: int | None = No
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=2196, help="product side in 10 m pixels (multiple of 6)")
     parser.add_argument("--tile", type=int, default=384, help="Remove Clouds' tile size (default 384)")
     parser.add_argument("--product-dir", type=Path, help="reuse or keep the product here")
@@ -90,15 +92,21 @@ def main() -> None:
         def rates(seconds: tuple[float, float]) -> list[str]:
             wall, cpu = seconds
             return [f"{wall:.2f}", f"{cpu:.2f}", f"{pixels / wall / 1e6:.2f}", f"{pixels / cpu / 1e6:.2f}"]
+
         inputs = {
             "product (.SAFE, JPEG 2000)": lambda: open_optical(safe, role="bench"),
             "product (.zip, JPEG 2000)": lambda: open_optical(archive, role="bench"),
             "tiled GeoTIFF (deflate, 256 tiles)": lambda: rasterio.open(stack),
         }
         print(f"machine: {machine()}")
-        print(f"product: {size} x {size} px at 10 m, JPEG 2000 {jp2_bytes / 1e6:.0f} MB; built in {built:.0f} s; "
-              f"prepared (decoded once, written as GeoTIFF) in {prepared:.1f} s wall, {prepared_cpu:.1f} s CPU "
-              f"= {pixels / prepared / 1e6:.2f} Mpx/s, {pixels / prepared_cpu / 1e6:.2f} Mpx per CPU-s\n")
+        print(
+            f"product: {size} x {size} px at 10 m, JP2 files {jp2_bytes / 1e6:.0f} MB, built in {built:.0f} s"
+        )
+        rate = f"{pixels / prepared / 1e6:.2f} Mpx/s, {pixels / prepared_cpu / 1e6:.2f} Mpx per CPU-s"
+        print(
+            f"prepared (decoded once, written as GeoTIFF): {prepared:.1f} s wall, {prepared_cpu:.1f} s CPU, "
+            f"{rate}\n"
+        )
         rows = []
         for name, open_input in inputs.items():
             seconds, cpu = sweep(open_input, [])
@@ -109,7 +117,9 @@ def main() -> None:
                 print(*rows[-1], sep="  ", flush=True)
         for index, band in enumerate(GLFCR_NAMES, start=1):
             for name in ("product (.SAFE, JPEG 2000)", "tiled GeoTIFF (deflate, 256 tiles)"):
-                rows.append([name, f"strips of {tile}", band, *rates(sweep(inputs[name], strips, band=index))])
+                rows.append(
+                    [name, f"strips of {tile}", band, *rates(sweep(inputs[name], strips, band=index))]
+                )
                 print(*rows[-1], sep="  ", flush=True)
         print()
         print_table(["input", "windows", "bands", "wall s", "CPU s", "Mpx/s", "Mpx per CPU-s"], rows)

@@ -140,6 +140,11 @@ def _resolution_subdatasets(location: ProductLocation) -> dict[int, str]:
         if match and name.upper().startswith("SENTINEL2_L1C:"):
             zones.setdefault(int(match.group(2)), {})[int(match.group(1))] = name
     if location.epsg is not None:
+        if zones and location.epsg not in zones:
+            raise InputRasterError(
+                f"The Sentinel-2 product {location.source} has no bands in EPSG:{location.epsg} (it has "
+                f"{', '.join(f'EPSG:{zone}' for zone in sorted(zones))}); give the product itself instead."
+            )
         zones = {zone: found for zone, found in zones.items() if zone == location.epsg}
     if len(zones) > 1:
         listed = ", ".join(f"EPSG:{zone}" for zone in sorted(zones))
