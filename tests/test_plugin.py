@@ -64,7 +64,7 @@ def test_unload_removes_the_provider_and_init_processing_restores_it(qgis_app):
 def test_algorithms_follow_the_qgis_shape(qgis_app, algorithm_class):
     algorithm = algorithm_class()
     assert re.fullmatch(r"[a-z0-9]+", algorithm.name())
-    assert algorithm.groupId() == "cloudremoval"
+    assert algorithm.groupId() in ("cloudremoval", "setup")
     assert algorithm.displayName() and algorithm.shortHelpString()
     assert type(algorithm.createInstance()) is algorithm_class
     algorithm.initAlgorithm({})

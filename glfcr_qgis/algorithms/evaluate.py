@@ -69,7 +69,7 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
             "reported "
             "for cloudy (cloud or shadow) and clear pixels. The prediction, reference and cloudy image may "
             "also be Sentinel-2 L1C products (.zip, .SAFE folder, MTD_MSIL1C.xml or a subdataset layer), "
-            "read whole and harmonised as Prepare Sentinel-2 L1C Product does."
+            "read whole and harmonised as Prepare Sentinel-2 does."
             "<h3>Metrics</h3>"
             "PSNR (dB, peak 1) and SSIM exactly as the GLF-CR authors' code (SSIM Gaussian window 11x11, "
             "sigma 1.5, centred at 5.5); SSIM_CENTERED uses the window centred at 5, as UnCRtainTS does. "

@@ -36,7 +36,7 @@ class PrepareSentinel2Algorithm(GlfcrAlgorithm):
         return "preparesentinel2"
 
     def displayName(self) -> str:  # noqa: N802 (QGIS API name)
-        return self.tr("Prepare Sentinel-2 L1C Product")
+        return self.tr("Prepare Sentinel-2 (L1C, 13 bands)")
 
     def shortHelpString(self) -> str:  # noqa: N802
         return self.tr(

@@ -15,13 +15,12 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsRasterLayer,
 )
 
 from ..core.errors import CheckpointError, GlfcrError, GlfcrWarning
 from ..core.io.alignment import check_overlap
 from ..core.io.optical_input import open_optical
-from ..core.io.raster_io import open_raster
+from ..core.io.sentinel1.inputs import open_sar_source
 from ..core.scene.output_writer import OUTPUT_TYPES
 from ..core.scene.pipeline import (
     DEFAULT_BATCH_SIZE,
@@ -30,10 +29,18 @@ from ..core.scene.pipeline import (
     remove_clouds,
 )
 from ..core.scene.tiling import validate_tiling
-from ..dependencies import MISSING_TORCH_MESSAGE, torch_available
+from ..dependencies import MISSING_TORCH_MESSAGE, announce_missing_torch, torch_available
 from .base import GlfcrAlgorithm
 from .natural_colour import NaturalColourStyler
-from .optical_inputs import area_of_interest, extent_parameter, is_product, optical_source
+from .optical_inputs import area_of_interest, extent_parameter, for_qgis_checks, is_product, optical_source
+from .sar_inputs import (
+    check_parameter_values,
+    is_product_value,
+    raster_or_product_path,
+    sar_scale_parameter,
+    sar_vh_parameter,
+    scale_value,
+)
 from .weights import default_weights_path, missing_weights_message, weights_file_problem
 
 # enum index -> core value; the order is the order shown to the analyst
@@ -47,6 +54,8 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
 
     CLOUDY = "CLOUDY"
     SAR = "SAR"
+    SAR_VH = "SAR_VH"
+    SAR_SCALE = "SAR_SCALE"
     WEIGHTS = "WEIGHTS"
     DEVICE = "DEVICE"
     TILE_SIZE = "TILE_SIZE"
@@ -77,9 +86,25 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "folder, its MTD_MSIL1C.xml, the .zip, or a layer opened from one of its subdatasets (the whole "
             "product is used: bands stacked on the 10 m grid and harmonised to the training data as Prepare "
             "Sentinel-2 does). L2A products lack B10 and cannot be used. <b>SAR "
-            "image</b>: 2-band Sentinel-1 GRD raster, VV and VH backscatter in dB, acquired close in time. It"
-            " may have another CRS, resolution or extent: it is resampled (bilinear) onto the cloudy image's "
-            "grid on the fly. Where it does not cover the cloudy image the output is nodata. "
+            "image</b>: Sentinel-1 VV and VH backscatter acquired close in time, as the network was "
+            "trained on it: sigma0 in dB. It may have another CRS, resolution or extent: it is resampled "
+            "(bilinear, in dB) onto the cloudy image's grid on the fly. Where it does not cover the cloudy "
+            "image the output is nodata. It may come as<ul><li>a raster with VV and VH bands, found by "
+            "their names (VV, VH, Sigma0_VV_db, Gamma0_VH, ...), else taken in order with a warning; VV "
+            "only or HH/HV is refused;</li><li>VV and VH as two files: VV as SAR image, VH as <b>VH as a "
+            "separate file</b> (RTC products);</li><li>a Sentinel-1 GRD product (IW GRDH/GRDM, VV+VH): its "
+            ".zip, or its .SAFE folder (in the dialog browse to the manifest.safe inside it). Its digital "
+            "numbers are calibrated to sigma0 = (DN^2 - noise) / A^2 with the product's calibration and "
+            "thermal noise tables and placed with its geolocation grid (thin-plate spline). <b>There is no "
+            "terrain correction</b>: on slopes the SAR is displaced by about h / tan(incidence); use a "
+            "terrain-corrected product there.</li></ul><b>SAR scale</b>: auto reads the band names, units "
+            "and metadata (SNAP's Sigma0_VV_db is dB, Sigma0_VV linear power; ASF and OPERA RTC names), "
+            "else the values (dB is mostly negative, linear power and amplitude are positive and differ by "
+            "a square); when it cannot tell, set dB, linear power or amplitude. Gamma0 (RTC products) is "
+            "converted to sigma0 with the incidence angle when the input gives one (a band named "
+            "incidence_angle or angle, or a tag INCIDENCE_ANGLE); otherwise it is used as is with a "
+            "warning (it reads 0.6 to 1.6 dB above sigma0). The scale and convention used are logged and "
+            "recorded in the output's metadata. "
             "<b>Checkpoint</b>: the GLF-CR weights, e.g. the authors' pretrained CR_net.pth, downloaded from "
             "the link in the README of https://github.com/xufangchn/GLF-CR. It defaults to the file named by "
             "the environment variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights. <b>Area of "
@@ -112,8 +137,12 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             QgsProcessingParameterRasterLayer(self.CLOUDY, self.tr("Cloudy Sentinel-2 L1C image (13 bands)"))
         )
         self.addParameter(
-            QgsProcessingParameterRasterLayer(self.SAR, self.tr("Sentinel-1 SAR image (VV, VH in dB)"))
+            QgsProcessingParameterRasterLayer(
+                self.SAR, self.tr("Sentinel-1 SAR image (VV, VH raster, or GRD product .zip / manifest.safe)")
+            )
         )
+        self.addParameter(sar_vh_parameter(self, self.SAR_VH))
+        self.addParameter(sar_scale_parameter(self, self.SAR_SCALE))
         self.addParameter(
             QgsProcessingParameterFile(
                 self.WEIGHTS,
@@ -187,6 +216,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802
         # Processing greys the algorithm out with this sentence, and qgis_process stops with it
         if not torch_available():
+            announce_missing_torch()  # the desktop offers to install it
             return False, MISSING_TORCH_MESSAGE
         return True, ""
 
@@ -195,7 +225,10 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     ) -> tuple[bool, str]:
         if not torch_available():
             return False, MISSING_TORCH_MESSAGE
-        ok, message = super().checkParameterValues(parameters, context)
+        # a Sentinel-2 product as CLOUDY and a Sentinel-1 product as SAR are left to the core's checks
+        ok, message = check_parameter_values(
+            self, for_qgis_checks(parameters, self.OPTICAL_INPUTS), context, product_parameters=[self.SAR]
+        )
         if not ok:
             return ok, message
         try:
@@ -219,13 +252,17 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         return True, ""
 
     def _input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
-        """Open both inputs as the run will (band counts, overlap); raises GlfcrError or names a problem."""
-        paths = {self.CLOUDY: optical_source(self, parameters, self.CLOUDY, context)}
-        for name, role in ((self.CLOUDY, "cloudy optical"), (self.SAR, "SAR")):
-            if name == self.CLOUDY and is_product(paths[name]):
+        """Open the inputs as the run will (bands, SAR scale, overlap); raise GlfcrError or name a problem."""
+        cloudy = optical_source(self, parameters, self.CLOUDY, context)
+        for name, role in ((self.CLOUDY, "cloudy optical"), (self.SAR, "SAR"), (self.SAR_VH, "VH")):
+            if name == self.SAR and is_product_value(parameters.get(name)):
+                continue
+            if name == self.CLOUDY and is_product(cloudy):
                 continue
             layer = self.parameterAsRasterLayer(parameters, name, context)
             if layer is None:
+                if name == self.SAR_VH:
+                    continue
                 return self.tr(
                     "Cannot read the {role} raster {value}: check that the file exists and is a raster GDAL "
                     "can read."
@@ -235,14 +272,17 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                     "The {role} image must be a raster file (GDAL), not a {provider} layer: export it to "
                     "GeoTIFF."
                 ).format(role=role, provider=layer.providerType())
-            paths[name] = layer.source()
+        sar_vh = raster_or_product_path(self, parameters, self.SAR_VH, context) or None
         extent = area_of_interest(self, parameters, self.EXTENT, context)
-        # the run warns about a clipped extent; here only what stops it matters
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # the run shows them; the check would show each twice
             warnings.simplefilter("ignore", GlfcrWarning)
             with (
-                open_optical(paths[self.CLOUDY], role="cloudy optical", extent=extent) as optical,
-                open_raster(paths[self.SAR], role="SAR", expected_bands=2) as sar,
+                open_optical(cloudy, role="cloudy optical", extent=extent) as optical,
+                open_sar_source(
+                    raster_or_product_path(self, parameters, self.SAR, context),
+                    vh_path=sar_vh,
+                    scale=scale_value(self, parameters, self.SAR_SCALE, context),
+                ) as sar,
             ):
                 check_overlap(optical, sar)
         return ""
@@ -254,7 +294,8 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         cloudy = optical_source(self, parameters, self.CLOUDY, context)
-        sar = self._layer_source(parameters, self.SAR, context)
+        sar = raster_or_product_path(self, parameters, self.SAR, context)
+        sar_vh = raster_or_product_path(self, parameters, self.SAR_VH, context) or None
         weights = self._weights(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         self.require_torch()
@@ -274,11 +315,14 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 keep_clear=self.parameterAsBoolean(parameters, self.KEEP_CLEAR, context),
                 cog=self.parameterAsBoolean(parameters, self.COG, context),
                 precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+                sar_scale=scale_value(self, parameters, self.SAR_SCALE, context),
+                sar_vh_path=sar_vh,
                 extent=area_of_interest(self, parameters, self.EXTENT, context),
                 progress=hooks.progress,
                 is_canceled=hooks.is_canceled,
             )
         timings = result.timings
+        feedback.pushInfo(result.sar_summary)
         feedback.pushInfo(
             self.tr(
                 "{run} of {tiles} tiles of {size} px (overlap {overlap} px) on {device}; network cost "
@@ -303,7 +347,3 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         if context.willLoadLayerOnCompletion(output):
             context.layerToLoadOnCompletionDetails(output).setPostProcessor(NaturalColourStyler.instance())
         return {self.OUTPUT: output}
-
-    def _layer_source(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str:
-        layer: QgsRasterLayer | None = self.parameterAsRasterLayer(parameters, name, context)
-        return layer.source() if layer is not None else str(parameters.get(name, ""))

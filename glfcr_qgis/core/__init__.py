@@ -3,8 +3,9 @@
 One subpackage per concern (``docs/architecture.md`` is the map):
 
 - ``model``: the GLF-CR network, its dynamic filter, checkpoints, device choice and inference (torch).
-- ``io``: raster reading and writing, optical inputs (Sentinel-2 L1C products, areas of interest), SAR
-  alignment, normalisation, band checks.
+- ``io``: raster reading and writing, SAR-onto-optical alignment, normalisation, band checks; Sentinel-1
+  inputs in any scale and GRD products (``io.sentinel1``); optical inputs: Sentinel-2 L1C products and
+  areas of interest (``io.optical_input``, ``io.sentinel2``).
 - ``scene``: whole scenes: tiling and blending, the cloud-removal pipeline, the cloud/shadow mask.
 - ``evaluation``: metrics, layer evaluation, SEN12MS-CR listing and evaluation, reports.
 
@@ -18,9 +19,11 @@ from .errors import (
     CheckpointError,
     DatasetError,
     DeviceError,
+    DownloadError,
     GlfcrError,
     GlfcrWarning,
     InputRasterError,
+    InstallError,
     MissingDependencyError,
     NoOverlapError,
     OutputWriteError,
@@ -42,6 +45,8 @@ _LAZY = {
     "remove_clouds": "scene.pipeline",
     "RemoveCloudsResult": "scene.pipeline",
     "cloud_mask": "scene.cloud_masking",
+    "prepare_sentinel1": "io.sentinel1.preparation",
+    "open_sar_source": "io.sentinel1.inputs",
     "CloudMaskResult": "scene.cloud_masking",
     "cloud_shadow_mask": "scene.cloud_detector",
     "psnr": "evaluation.metrics",
@@ -62,9 +67,11 @@ __all__ = [
     "CheckpointError",
     "DatasetError",
     "DeviceError",
+    "DownloadError",
     "GlfcrError",
     "GlfcrWarning",
     "InputRasterError",
+    "InstallError",
     "MissingDependencyError",
     "NoOverlapError",
     "OutputWriteError",

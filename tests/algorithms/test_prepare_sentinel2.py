@@ -172,7 +172,13 @@ def test_remove_clouds_through_qgis_process_on_the_zip_equals_the_prepared_geoti
 
     built, archive = product
     checkpoint = shared_dir / "reference" / "glfcr_random_ckpt.pth"
-    sar = write_raster(tmp_path / "sar.tif", sar_db(SIZE, SIZE), transform=built.transform, crs=built.crs)
+    sar = write_raster(
+        tmp_path / "sar.tif",
+        sar_db(SIZE, SIZE),
+        transform=built.transform,
+        crs=built.crs,
+        descriptions=["VV", "VH"],
+    )
     utm = (built.ulx + 80, built.uly - 400, built.ulx + 400, built.uly - 80)
     params = {
         "CLOUDY": str(archive), "SAR": str(sar), "WEIGHTS": str(checkpoint), "DEVICE": 1, "TILE_SIZE": 32,

@@ -26,7 +26,13 @@ def scene(tmp_path_factory):
     product = build_product(folder / "unzipped", size=SIZE, dn_range=(0, 9000))
     archive = zip_product(product, folder / f"{BASELINE_0509[:-5]}.zip")
     prepared = prepare_sentinel2(archive, folder / "prepared.tif").output_path
-    sar = write_raster(folder / "sar.tif", sar_db(SIZE, SIZE), transform=product.transform, crs=product.crs)
+    sar = write_raster(
+        folder / "sar.tif",
+        sar_db(SIZE, SIZE),
+        transform=product.transform,
+        crs=product.crs,
+        descriptions=["VV", "VH"],
+    )
     return product, archive, prepared, sar
 
 
