@@ -13,6 +13,7 @@ from .evaluate import EvaluateAlgorithm
 from .evaluate_dataset import EvaluateDatasetAlgorithm
 from .install_dependencies import InstallDependenciesAlgorithm
 from .prepare_sentinel1 import PrepareSentinel1Algorithm
+from .prepare_sentinel2 import PrepareSentinel2Algorithm
 from .remove_clouds import RemoveCloudsAlgorithm
 
 ALGORITHMS: list[type[GlfcrAlgorithm]] = [
@@ -20,6 +21,7 @@ ALGORITHMS: list[type[GlfcrAlgorithm]] = [
     EvaluateAlgorithm,
     EvaluateDatasetAlgorithm,
     PrepareSentinel1Algorithm,
+    PrepareSentinel2Algorithm,
     RemoveCloudsAlgorithm,
     InstallDependenciesAlgorithm,
     DownloadWeightsAlgorithm,

@@ -20,10 +20,18 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
-from ..core.scene.cloud_detector import DEFAULT_THRESHOLD
+from ..core.errors import GlfcrError
+from ..core.scene.cloud_detector import DEFAULT_THRESHOLD, ROLE
 from ..core.scene.cloud_masking import cloud_mask
 from ..core.scene.mask_methods import MASK_METHODS
 from .base import GlfcrAlgorithm
+from .optical_inputs import (
+    area_of_interest,
+    extent_parameter,
+    is_product,
+    optical_input_problem,
+    optical_source,
+)
 
 CLOUD_MASK_STYLE = Path(__file__).resolve().parents[1] / "styles" / "cloud_mask.qml"
 # shown in the METHOD drop-down, in the order of core.scene.mask_methods.MASK_METHODS
@@ -57,6 +65,7 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
     METHOD = "METHOD"
     THRESHOLD = "THRESHOLD"
     PRODUCT = "PRODUCT"
+    EXTENT = "EXTENT"
     OUTPUT = "OUTPUT"
     SCORE = "SCORE"
     CLOUD_FRACTION = "CLOUD_FRACTION"
@@ -65,6 +74,7 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
     CLOUD_PIXELS = "CLOUD_PIXELS"
     SHADOW_PIXELS = "SHADOW_PIXELS"
     VALID_PIXELS = "VALID_PIXELS"
+    OPTICAL_INPUTS = (INPUT,)
 
     def name(self) -> str:
         return "cloudmask"
@@ -78,7 +88,11 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
             "detector used by DSen2-CR, GLF-CR and UnCRtainTS (Meraner et al. 2020), reproduced exactly."
             "<h3>Input</h3>"
             "A 13-band Sentinel-2 L1C raster, bands B1..B12 in order (B8A after B8), digital numbers "
-            "0..10000. L2A products lack band B10 and cannot be used."
+            "0..10000, or a Sentinel-2 L1C product as downloaded: its .SAFE folder, its MTD_MSIL1C.xml, the "
+            ".zip, or a layer opened from one of its subdatasets (the whole product is used, harmonised as "
+            "Prepare Sentinel-2 does). L2A products lack band B10 and cannot be used. <b>Area of "
+            "interest</b> (optional, any CRS): only the window of the image covering it is classified; it "
+            "is snapped outward to the pixel grid, and clipped (with a warning) where it reaches beyond."
             "<h3>How it works</h3>"
             "A cloud score starts at 1 and is lowered by spectral tests (bright in B2, B1, B1+B10 and the "
             "visible bands; not snow by NDSI), then smoothed by a 5x5 grey closing and a 7x7 mean. "
@@ -126,6 +140,7 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
         )
         product.setFlags(product.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(product)
+        self.addParameter(extent_parameter(self.EXTENT))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cloud mask")))
         self.addParameter(
             QgsProcessingParameterRasterDestination(
@@ -152,28 +167,45 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
                 "The cloud score threshold must lie in (0, 1], got {value:g}; use 0.2 (the authors' "
                 "default) or 0.5 for thick clouds only."
             ).format(value=threshold)
+        source = optical_source(self, parameters, self.INPUT, context)
+        if not is_product(source):
+            problem = self._layer_problem(parameters, context)
+            if problem:
+                return False, problem
+        try:
+            extent = area_of_interest(self, parameters, self.EXTENT, context)
+        except GlfcrError as err:
+            return False, str(err)
+        if is_product(source) or extent is not None:
+            problem = optical_input_problem(source, role=ROLE, extent=extent)
+            if problem:
+                return False, problem
+        return super().checkParameterValues(parameters, context)
+
+    def _layer_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """Why the input layer cannot be classified ("" when it can)."""
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:
-            return False, self.tr(
+            return self.tr(
                 "Cannot read the Sentinel-2 L1C image {value}: check that the file exists and is a "
                 "raster GDAL can read."
             ).format(value=parameters.get(self.INPUT))
         if layer.bandCount() != 13:
-            return False, self.tr(
+            return self.tr(
                 "The Sentinel-2 L1C image {source} has {count} bands; GLF-CR needs the 13 Sentinel-2 "
                 "L1C bands B1..B12 in order (L2A products lack B10: use L1C)."
             ).format(source=layer.source(), count=layer.bandCount())
         if layer.providerType() != "gdal":
-            return False, self.tr(
+            return self.tr(
                 "The Sentinel-2 L1C image must be a raster file (GDAL), not a {provider} layer: "
                 "export it to GeoTIFF first."
             ).format(provider=layer.providerType())
-        return super().checkParameterValues(parameters, context)
+        return ""
 
     def processAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        source = optical_source(self, parameters, self.INPUT, context)
         threshold = self.parameterAsDouble(parameters, self.THRESHOLD, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         score = self.parameterAsOutputLayer(parameters, self.SCORE, context) or None
@@ -181,12 +213,13 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
 
         with self.core_call(feedback) as hooks:
             result = cloud_mask(
-                layer.source(),
+                source,
                 output,
                 threshold=threshold,
                 score_path=score,
                 method=method,
                 product_path=self.parameterAsFile(parameters, self.PRODUCT, context) or None,
+                extent=area_of_interest(self, parameters, self.EXTENT, context),
                 progress=hooks.progress,
                 is_canceled=hooks.is_canceled,
             )

@@ -16,6 +16,7 @@ from qgis.core import (
 
 from ..core.scene.cloud_detector import DEFAULT_THRESHOLD
 from .base import GlfcrAlgorithm
+from .optical_inputs import is_product, optical_input_problem, optical_source
 
 # metric name in the core (the torch-free copy of metrics.METRIC_NAMES) -> number output
 METRIC_OUTPUTS: dict[str, str] = {
@@ -55,6 +56,7 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
     OBSERVED_PIXELS = "OBSERVED_PIXELS"
     PREDICTED_PIXELS = "PREDICTED_PIXELS"
     BLENDED_PIXELS = "BLENDED_PIXELS"
+    OPTICAL_INPUTS = (PREDICTION, REFERENCE, CLOUDY)
 
     def name(self) -> str:
         return "evaluate"
@@ -76,7 +78,9 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
             "<b>Cloudy image</b> (optional, 13 bands, same grid): its cloud and shadow mask (the Cloud Mask "
             "algorithm, with the threshold given) splits the scored pixels, and every metric is also "
             "reported "
-            "for cloudy (cloud or shadow) and clear pixels. "
+            "for cloudy (cloud or shadow) and clear pixels. The prediction, reference and cloudy image may "
+            "also be Sentinel-2 L1C products (.zip, .SAFE folder, MTD_MSIL1C.xml or a subdataset layer), "
+            "read whole and harmonised as Prepare Sentinel-2 does. "
             "<b>Provenance</b> (optional, the provenance raster of Remove Clouds, same grid): every metric "
             "is also reported for observed pixels (class 0, input kept), predicted pixels (classes 1-3, "
             "under cloud, shadow or in clear sky) and blended pixels (class 4), the way DSen2-CR reports "
@@ -158,6 +162,12 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> tuple[bool, str]:
         for name in (self.PREDICTION, self.REFERENCE, self.MASK, self.CLOUDY, self.PROVENANCE):
+            source = optical_source(self, parameters, name, context) if name in self.OPTICAL_INPUTS else ""
+            if is_product(source):
+                problem = optical_input_problem(source, role=self.parameterDefinition(name).description())
+                if problem:
+                    return False, problem
+                continue
             layer = self.parameterAsRasterLayer(parameters, name, context)
             if layer is None:
                 if parameters.get(name):
@@ -175,10 +185,11 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         sources = {
-            name: layer.source() if layer is not None else None
-            for name in (self.PREDICTION, self.REFERENCE, self.MASK, self.CLOUDY, self.PROVENANCE)
-            for layer in [self.parameterAsRasterLayer(parameters, name, context)]
+            name: optical_source(self, parameters, name, context) or None for name in self.OPTICAL_INPUTS
         }
+        for name in (self.MASK, self.PROVENANCE):
+            layer = self.parameterAsRasterLayer(parameters, name, context)
+            sources[name] = layer.source() if layer is not None else None
         report_json = self.parameterAsFileOutput(parameters, self.REPORT_JSON, context) or None
         report_html = self.parameterAsFileOutput(parameters, self.REPORT_HTML, context) or None
 

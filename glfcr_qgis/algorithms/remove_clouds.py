@@ -21,7 +21,7 @@ from qgis.core import (
 
 from ..core.errors import CheckpointError, GlfcrError, GlfcrWarning
 from ..core.io.alignment import check_overlap
-from ..core.io.raster_io import open_raster
+from ..core.io.optical_input import open_optical
 from ..core.io.sentinel1.inputs import open_sar_source
 from ..core.scene.mask_methods import MASK_METHODS
 from ..core.scene.output_writer import OUTPUT_TYPES
@@ -36,6 +36,7 @@ from ..dependencies import MISSING_TORCH_MESSAGE, announce_missing_torch, torch_
 from .base import GlfcrAlgorithm
 from .cloud_mask import METHOD_OPTIONS, ClassStyleLoader
 from .natural_colour import NaturalColourStyler
+from .optical_inputs import area_of_interest, extent_parameter, for_qgis_checks, is_product, optical_source
 from .sar_inputs import (
     check_parameter_values,
     is_product_value,
@@ -79,8 +80,10 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     PRODUCT = "PRODUCT"
     COG = "COG"
     PRECISION = "PRECISION"
+    EXTENT = "EXTENT"
     OUTPUT = "OUTPUT"
     PROVENANCE = "PROVENANCE"
+    OPTICAL_INPUTS = (CLOUDY,)
 
     def name(self) -> str:
         return "removeclouds"
@@ -95,7 +98,10 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "through clouds."
             "<h3>Inputs</h3>"
             "<b>Cloudy image</b>: 13-band Sentinel-2 L1C raster, bands B1..B12 in order (B8A after B8), "
-            "digital numbers (reflectance x 10000). L2A products lack B10 and cannot be used. <b>SAR "
+            "digital numbers (reflectance x 10000), or a Sentinel-2 L1C product as downloaded: its .SAFE "
+            "folder, its MTD_MSIL1C.xml, the .zip, or a layer opened from one of its subdatasets (the whole "
+            "product is used: bands stacked on the 10 m grid and harmonised to the training data as Prepare "
+            "Sentinel-2 does). L2A products lack B10 and cannot be used. <b>SAR "
             "image</b>: Sentinel-1 VV and VH backscatter acquired close in time, as the network was "
             "trained on it: sigma0 in dB. It may have another CRS, resolution or extent: it is resampled "
             "(bilinear, in dB) onto the cloudy image's grid on the fly. Where it does not cover the cloudy "
@@ -117,7 +123,10 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "recorded in the output's metadata. "
             "<b>Checkpoint</b>: the GLF-CR weights, e.g. the authors' pretrained CR_net.pth, downloaded from "
             "the link in the README of https://github.com/xufangchn/GLF-CR. It defaults to the file named by "
-            "the environment variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights."
+            "the environment variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights. <b>Area of "
+            "interest</b> (optional, any CRS): only the window of the cloudy image covering it is read, "
+            "processed and written; it is snapped outward to the image's pixel grid, clipped (with a "
+            "warning) where it reaches beyond the image, and refused when it lies outside."
             "<h3>How it works</h3>"
             "The scene is cut into square <b>tiles</b> (a multiple of 16 pixels; the authors trained on 128) "
             "that share <b>overlap</b> pixels with their neighbours (less than half a tile). Overlapping "
@@ -171,6 +180,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 optional=True,
             )
         )
+        self.addParameter(extent_parameter(self.EXTENT))
         self.addParameter(
             QgsProcessingParameterEnum(
                 self.DEVICE, self.tr("Device"), options=[self.tr(name) for name in DEVICES], defaultValue=0
@@ -265,7 +275,10 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     ) -> tuple[bool, str]:
         if not torch_available():
             return False, MISSING_TORCH_MESSAGE
-        ok, message = check_parameter_values(self, parameters, context, product_parameters=[self.SAR])
+        # a Sentinel-2 product as CLOUDY and a Sentinel-1 product as SAR are left to the core's checks
+        ok, message = check_parameter_values(
+            self, for_qgis_checks(parameters, self.OPTICAL_INPUTS), context, product_parameters=[self.SAR]
+        )
         if not ok:
             return ok, message
         try:
@@ -292,8 +305,11 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
 
     def _input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         """Open the inputs as the run will (bands, SAR scale, overlap); raise GlfcrError or name a problem."""
+        cloudy = optical_source(self, parameters, self.CLOUDY, context)
         for name, role in ((self.CLOUDY, "cloudy optical"), (self.SAR, "SAR"), (self.SAR_VH, "VH")):
             if name == self.SAR and is_product_value(parameters.get(name)):
+                continue
+            if name == self.CLOUDY and is_product(cloudy):
                 continue
             layer = self.parameterAsRasterLayer(parameters, name, context)
             if layer is None:
@@ -309,20 +325,17 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                     "GeoTIFF."
                 ).format(role=role, provider=layer.providerType())
         sar_vh = raster_or_product_path(self, parameters, self.SAR_VH, context) or None
-        with (
-            warnings.catch_warnings(),  # the run shows them; the check would show each twice
-            open_raster(
-                raster_or_product_path(self, parameters, self.CLOUDY, context),
-                role="cloudy optical",
-                expected_bands=13,
-            ) as optical,
-        ):
+        extent = area_of_interest(self, parameters, self.EXTENT, context)
+        with warnings.catch_warnings():  # the run shows them; the check would show each twice
             warnings.simplefilter("ignore", GlfcrWarning)
-            with open_sar_source(
-                raster_or_product_path(self, parameters, self.SAR, context),
-                vh_path=sar_vh,
-                scale=scale_value(self, parameters, self.SAR_SCALE, context),
-            ) as sar:
+            with (
+                open_optical(cloudy, role="cloudy optical", extent=extent) as optical,
+                open_sar_source(
+                    raster_or_product_path(self, parameters, self.SAR, context),
+                    vh_path=sar_vh,
+                    scale=scale_value(self, parameters, self.SAR_SCALE, context),
+                ) as sar,
+            ):
                 check_overlap(optical, sar)
         return ""
 
@@ -332,7 +345,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     def processAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
-        cloudy = raster_or_product_path(self, parameters, self.CLOUDY, context)
+        cloudy = optical_source(self, parameters, self.CLOUDY, context)
         sar = raster_or_product_path(self, parameters, self.SAR, context)
         sar_vh = raster_or_product_path(self, parameters, self.SAR_VH, context) or None
         weights = self._weights(parameters, context)
@@ -360,6 +373,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 provenance_path=provenance,
                 sar_scale=scale_value(self, parameters, self.SAR_SCALE, context),
                 sar_vh_path=sar_vh,
+                extent=area_of_interest(self, parameters, self.EXTENT, context),
                 progress=hooks.progress,
                 is_canceled=hooks.is_canceled,
             )

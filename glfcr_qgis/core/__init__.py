@@ -4,7 +4,8 @@ One subpackage per concern (``docs/architecture.md`` is the map):
 
 - ``model``: the GLF-CR network, its dynamic filter, checkpoints, device choice and inference (torch).
 - ``io``: raster reading and writing, SAR-onto-optical alignment, normalisation, band checks; Sentinel-1
-  inputs in any scale and GRD products (``io.sentinel1``).
+  inputs in any scale and GRD products (``io.sentinel1``); optical inputs: Sentinel-2 L1C products and
+  areas of interest (``io.optical_input``, ``io.sentinel2``).
 - ``scene``: whole scenes: tiling and blending, the cloud-removal pipeline, the cloud/shadow mask.
 - ``evaluation``: metrics, layer evaluation, SEN12MS-CR listing and evaluation, reports.
 
@@ -57,6 +58,9 @@ _LAZY = {
     "evaluate_layers": "evaluation.layers",
     "evaluate_dataset": "evaluation.dataset_evaluation",
     "list_triplets": "evaluation.sen12mscr",
+    "open_optical": "io.optical_input",
+    "AreaOfInterest": "io.area_of_interest",
+    "prepare_sentinel2": "io.sentinel2.prepare",
 }
 
 __all__ = [

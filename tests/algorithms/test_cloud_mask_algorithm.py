@@ -28,7 +28,7 @@ def test_listed_with_parameters(qgis_app):
     algorithm = QgsApplication.processingRegistry().algorithmById(ALG)
     assert algorithm is not None and algorithm.displayName() == "Cloud Mask"
     names = [p.name() for p in algorithm.parameterDefinitions()]
-    assert names == ["INPUT", "METHOD", "THRESHOLD", "PRODUCT", "OUTPUT", "SCORE"]
+    assert names == ["INPUT", "METHOD", "THRESHOLD", "PRODUCT", "EXTENT", "OUTPUT", "SCORE"]
     assert algorithm.parameterDefinition("THRESHOLD").defaultValue() == 0.2
     method = algorithm.parameterDefinition("METHOD")
     assert method.defaultValue() == 0 and len(method.options()) == 3

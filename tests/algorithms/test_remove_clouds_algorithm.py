@@ -63,8 +63,9 @@ def test_parameters_and_defaults(qgis_app: Any) -> None:
     assert alg.displayName() == "Remove Clouds" and alg.groupId() == "cloudremoval"
     names = [p.name() for p in alg.parameterDefinitions()]
     assert names == [
-        "CLOUDY", "SAR", "SAR_VH", "SAR_SCALE", "WEIGHTS", "DEVICE", "TILE_SIZE", "OVERLAP", "OUTPUT_TYPE",
-        "KEEP_CLEAR", "METHOD", "PRODUCT", "BATCH_SIZE", "COG", "PRECISION", "OUTPUT", "PROVENANCE",
+        "CLOUDY", "SAR", "SAR_VH", "SAR_SCALE", "WEIGHTS", "EXTENT", "DEVICE", "TILE_SIZE", "OVERLAP",
+        "OUTPUT_TYPE", "KEEP_CLEAR", "METHOD", "PRODUCT", "BATCH_SIZE", "COG", "PRECISION", "OUTPUT",
+        "PROVENANCE",
     ]  # fmt: skip
     assert definition_default(alg, "METHOD") == 0 and len(alg.parameterDefinition("METHOD").options()) == 3
     assert alg.parameterDefinition("PRODUCT").flags() & QgsProcessingParameterDefinition.FlagAdvanced

@@ -30,6 +30,7 @@ from rasterio.windows import Window
 
 from ..errors import GlfcrWarning, InputRasterError, ParameterValueError, ProcessingCanceled
 from ..io.normalization import S2_L1C_BANDS, normalize_optical
+from ..io.optical_input import open_optical
 from ..io.raster_io import PathLike, iter_windows, nodata_mask, open_raster, read_window, window_count
 from .metric_sums import MetricSums, metric_maps
 from .metrics import SSIM_HALO, ContextMargins
@@ -156,9 +157,9 @@ def evaluate_layers(
 
     with ExitStack() as stack:
         prediction = stack.enter_context(
-            open_raster(prediction_path, role="prediction", expected_bands=_BANDS)
+            open_optical(prediction_path, role="prediction")
         )
-        reference = stack.enter_context(open_raster(reference_path, role="reference", expected_bands=_BANDS))
+        reference = stack.enter_context(open_optical(reference_path, role="reference"))
         check_same_grid(prediction, reference, "prediction", "reference")
         mask = None
         if mask_path:
@@ -261,7 +262,7 @@ def _cloud_classes(
     """Write the cloud mask of the cloudy image into a temporary folder (removed with ``stack``)."""
     from ..scene.cloud_masking import cloud_mask
 
-    with open_raster(cloudy_path, role="cloudy", expected_bands=_BANDS) as cloudy:
+    with open_optical(cloudy_path, role="cloudy") as cloudy:
         check_same_grid(cloudy, reference, "cloudy", "reference")
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="glfcr_evaluate_")))
     return cloud_mask(
@@ -325,7 +326,7 @@ def _quicklook_panels(
     cloudy = None
     if cloudy_path:
         cloudy = _quicklook_read(
-            stack.enter_context(open_raster(cloudy_path, role="cloudy", expected_bands=_BANDS))
+            stack.enter_context(open_optical(cloudy_path, role="cloudy"))
         )
     return comparison_panels(_quicklook_read(prediction), _quicklook_read(reference), cloudy)
 

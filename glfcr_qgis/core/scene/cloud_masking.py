@@ -20,10 +20,11 @@ import rasterio
 from rasterio.io import DatasetWriter
 
 from ..errors import GlfcrWarning, ParameterValueError
+from ..io.area_of_interest import AreaOfInterest
+from ..io.optical_input import open_optical, optical_input_tags
 from ..io.raster_io import (
     atomic_output,
     iter_windows,
-    open_raster,
     output_profile,
     set_band_descriptions,
     window_count,
@@ -109,6 +110,7 @@ def cloud_mask(
     block_size: int | tuple[int, int] = 1024,
     method: str | int = DEFAULT_MASK_METHOD,
     product_path: str | os.PathLike[str] | None = None,
+    extent: AreaOfInterest | None = None,
     progress: ProgressCallback | None = None,
     is_canceled: CancelCallback | None = None,
 ) -> CloudMaskResult:
@@ -118,7 +120,8 @@ def cloud_mask(
     :func:`cloud_shadow_mask` on the whole scene at once), whatever ``block_size``.
 
     Args:
-        input_path: 13-band L1C raster, digital numbers 0..10000, bands B1..B12 in order.
+        input_path: 13-band L1C raster, digital numbers 0..10000, bands B1..B12 in order; or an L1C
+            product (``.SAFE`` folder, ``MTD_MSIL1C.xml``, ``.zip``, ``SENTINEL2_L1C:`` subdataset).
         output_path: Byte GeoTIFF to write: 0 clear, 1 cloud, 2 cloud shadow, 255 nodata, with a palette.
         threshold: cloud score threshold of the authors' detector in (0, 1]; 0.2 is their default.
         score_path: optional Float32 GeoTIFF of the continuous score (nodata -9999): the authors' smoothed
@@ -127,6 +130,8 @@ def cloud_mask(
         method: ``"authors"`` (0), ``"s2cloudless"`` (1) or ``"product"`` (2), see ``mask_methods``.
         product_path: the L1C product whose own mask the ``product`` method reads; defaults to the input
             when the input is a product (.SAFE folder, MTD_MSIL1C.xml, zip).
+        extent: optional area of interest: only the window of the input covering it is classified and
+            written (the shadow statistics are then those of the window).
         progress: called with the fraction done, 0..1.
         is_canceled: polled between blocks; when it returns True nothing is written.
 
@@ -153,7 +158,7 @@ def cloud_mask(
     inputs = [input_path]
 
     with (
-        open_raster(input_path, role=ROLE, expected_bands=13) as source,
+        open_optical(input_path, role=ROLE, extent=extent) as source,
         open_window_masker(
             source,
             method,
@@ -175,6 +180,7 @@ def cloud_mask(
             if method == "authors":
                 mask_dst.update_tags(1, THRESHOLD=str(threshold))
             mask_dst.update_tags(**masker.tags)
+            mask_dst.update_tags(**optical_input_tags(source))
             score_dst = None
             if score_path is not None:
                 score_profile = output_profile(

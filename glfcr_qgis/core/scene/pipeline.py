@@ -31,11 +31,12 @@ import numpy as np
 from ...version import plugin_version
 from ..errors import GlfcrWarning, OutputWriteError, ParameterValueError
 from ..io.alignment import SarOnOpticalGrid
+from ..io.area_of_interest import AreaOfInterest
 from ..io.band_order import warn_on_band_order
 from ..io.normalization import S2_L1C_BANDS
+from ..io.optical_input import open_optical, optical_input_tags
 from ..io.raster_io import (
     atomic_output,
-    open_raster,
     output_profile,
     sha256_file,
 )
@@ -132,6 +133,7 @@ def remove_clouds(
     provenance_path: PathLike | None = None,
     sar_scale: str = "auto",
     sar_vh_path: PathLike | None = None,
+    extent: AreaOfInterest | None = None,
     progress: ProgressCallback | None = None,
     is_canceled: CancelCheck | None = None,
 ) -> RemoveCloudsResult:
@@ -142,7 +144,9 @@ def remove_clouds(
     checkpoint SHA-256, tile size, overlap and plugin version in its metadata.
 
     Args:
-        cloudy_path: Sentinel-2 L1C raster, 13 bands in the order B1..B12 with B8A after B8, DN.
+        cloudy_path: Sentinel-2 L1C raster, 13 bands in the order B1..B12 with B8A after B8, DN; or an L1C
+            product (``.SAFE`` folder, ``MTD_MSIL1C.xml``, ``.zip``, ``SENTINEL2_L1C:`` subdataset), read
+            harmonised on its 10 m grid (``core.io.optical_input.open_optical``).
         sar_path: Sentinel-1 VV and VH: a raster (bands found by name, else VV then VH; dB, linear power or
             amplitude; sigma0, or gamma0 converted with its incidence angle), or a GRD product (``.zip``,
             ``.SAFE``) calibrated to sigma0 and placed by its geolocation grid, without terrain correction.
@@ -171,6 +175,8 @@ def remove_clouds(
         sar_scale: "auto" (from the SAR's metadata, else its values), "db", "linear" (power) or
             "amplitude"; recorded in the output's metadata with the convention.
         sar_vh_path: a separate raster holding VH, when ``sar_path`` holds VV only.
+        extent: optional area of interest: only the window of the cloudy image covering it is read,
+            processed and written (the output's transform is the window's).
         progress: called with the fraction done, 0..1, after every batch.
         is_canceled: polled before every batch; when it returns True the run stops and writes nothing.
 
@@ -217,7 +223,7 @@ def remove_clouds(
     timings = StageTimings()
 
     with (
-        open_raster(cloudy_path, role="cloudy optical", expected_bands=len(S2_L1C_BANDS)) as optical,
+        open_optical(cloudy_path, role="cloudy optical", extent=extent) as optical,
         open_sar_source(sar_path, vh_path=sar_vh_path, scale=sar_scale) as sar,
     ):
         warn_on_band_order(optical.descriptions, S2_L1C_BANDS, role="cloudy optical")
@@ -257,6 +263,7 @@ def remove_clouds(
                 grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled, precision=precision
             ) | (masker.tags if masker else {})
             tags.update(sar.tags)
+            tags.update(optical_input_tags(optical))
             profile = output_profile(
                 optical.profile,
                 count=len(S2_L1C_BANDS),
