@@ -23,13 +23,24 @@ apt-get install -y -q --no-install-recommends \
 if [ ! -x .venv/bin/python ]; then
     /usr/bin/python3 -m venv --system-site-packages .venv
 fi
+# The torch version the plugin is tested with: glfcr_qgis/tested_versions.txt is the one place naming it
+# (the Install dependencies algorithm reads it too).
+torch_pin=$(awk '$2 == "always" && $1 ~ /^torch==/ {print $1}' glfcr_qgis/tested_versions.txt)
 # A constraint keeps pip from replacing Debian's numpy 1.24 (GDAL's bindings need it) or torch.
 cat > .venv/constraints.txt <<TXT
 numpy==$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)')
-torch==2.13.0
+${torch_pin}
 TXT
-# dask/distributed: Remove Clouds on many scenes (the newest that install beside numpy 1.24: dask's floor is 1.24)
-.venv/bin/pip install -q -c .venv/constraints.txt torch==2.13.0 dask==2026.8.0 distributed==2026.8.0 pytest psutil
+# Packages of the s2cloudless cloud mask method (lightgbm; s2cloudless itself without its dependencies:
+# its model file and pixel classifier are all the plugin loads, its sentinelhub download client is never
+# imported), of Remove Clouds on many scenes (dask, distributed) and the tests' OpenCV (s2cloudless's own
+# detector as the oracle), pinned in the same file.
+optional=$(awk '!/^#/ && ($2 == "optional" || $2 == "tests") {print $1}' glfcr_qgis/tested_versions.txt)
+optional_no_deps=$(awk '!/^#/ && $2 == "optional-no-deps" {print $1}' glfcr_qgis/tested_versions.txt)
+# shellcheck disable=SC2086  # one word per requirement
+.venv/bin/pip install -q -c .venv/constraints.txt "$torch_pin" pytest psutil $optional
+# shellcheck disable=SC2086
+.venv/bin/pip install -q -c .venv/constraints.txt --no-deps $optional_no_deps
 
 # Deploy: the default profile's plugin folder gets a link to the package, so QGIS and qgis_process
 # load this checkout; the plugin finds .venv through that link (glfcr_qgis/dependencies.py).

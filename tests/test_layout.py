@@ -16,6 +16,7 @@ ALLOWED = {
     "scene": {"io", "model"},
     "evaluation": {"io", "model", "scene"},
     "batch": {"io", "model", "scene"},
+    "setup": {"model"},
 }
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
@@ -14,12 +18,13 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsRasterLayer,
 )
 
-from ..core.errors import CheckpointError, GlfcrError
+from ..core.errors import CheckpointError, GlfcrError, GlfcrWarning
 from ..core.io.alignment import check_overlap
-from ..core.io.raster_io import open_raster
+from ..core.io.optical_input import open_optical
+from ..core.io.sentinel1.inputs import open_sar_source
+from ..core.scene.mask_methods import MASK_METHODS
 from ..core.scene.output_writer import OUTPUT_TYPES
 from ..core.scene.pipeline import (
     DEFAULT_BATCH_SIZE,
@@ -28,15 +33,34 @@ from ..core.scene.pipeline import (
     remove_clouds,
 )
 from ..core.scene.tiling import validate_tiling
-from ..dependencies import MISSING_TORCH_MESSAGE, torch_available
+from ..dependencies import MISSING_TORCH_MESSAGE, announce_missing_torch, torch_available
 from .base import GlfcrAlgorithm
+from .cloud_mask import METHOD_OPTIONS, ClassStyleLoader
 from .natural_colour import NaturalColourStyler
+from .optical_inputs import area_of_interest, extent_parameter, for_qgis_checks, is_product, optical_source
+from .sar_inputs import (
+    check_parameter_values,
+    is_product_value,
+    raster_or_product_path,
+    sar_scale_parameter,
+    sar_vh_parameter,
+    scale_value,
+)
 from .weights import default_weights_path, missing_weights_message, weights_file_problem
 
 # enum index -> core value; the order is the order shown to the analyst
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 # core.inference.PRECISIONS, spelled out here because that module needs torch
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "float16")
+PROVENANCE_STYLE = Path(__file__).resolve().parents[1] / "styles" / "provenance.qml"
+# number output -> provenance class name (core.scene.provenance.PROVENANCE_NAMES), for the modeler
+PROVENANCE_OUTPUTS: dict[str, str] = {
+    "OBSERVED_PIXELS": "observed",
+    "PREDICTED_CLOUD_PIXELS": "predicted under cloud",
+    "PREDICTED_SHADOW_PIXELS": "predicted under cloud shadow",
+    "PREDICTED_CLEAR_PIXELS": "predicted in clear sky",
+    "BLENDED_PIXELS": "blended transition",
+}
 
 
 class RemoveCloudsAlgorithm(GlfcrAlgorithm):
@@ -44,6 +68,8 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
 
     CLOUDY = "CLOUDY"
     SAR = "SAR"
+    SAR_VH = "SAR_VH"
+    SAR_SCALE = "SAR_SCALE"
     WEIGHTS = "WEIGHTS"
     DEVICE = "DEVICE"
     TILE_SIZE = "TILE_SIZE"
@@ -51,9 +77,14 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     BATCH_SIZE = "BATCH_SIZE"
     OUTPUT_TYPE = "OUTPUT_TYPE"
     KEEP_CLEAR = "KEEP_CLEAR"
+    METHOD = "METHOD"
+    PRODUCT = "PRODUCT"
     COG = "COG"
     PRECISION = "PRECISION"
+    EXTENT = "EXTENT"
     OUTPUT = "OUTPUT"
+    PROVENANCE = "PROVENANCE"
+    OPTICAL_INPUTS = (CLOUDY,)
 
     def name(self) -> str:
         return "removeclouds"
@@ -68,13 +99,35 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "through clouds."
             "<h3>Inputs</h3>"
             "<b>Cloudy image</b>: 13-band Sentinel-2 L1C raster, bands B1..B12 in order (B8A after B8), "
-            "digital numbers (reflectance x 10000). L2A products lack B10 and cannot be used. <b>SAR "
-            "image</b>: 2-band Sentinel-1 GRD raster, VV and VH backscatter in dB, acquired close in time. It"
-            " may have another CRS, resolution or extent: it is resampled (bilinear) onto the cloudy image's "
-            "grid on the fly. Where it does not cover the cloudy image the output is nodata. "
+            "digital numbers (reflectance x 10000), or a Sentinel-2 L1C product as downloaded: its .SAFE "
+            "folder, its MTD_MSIL1C.xml, the .zip, or a layer opened from one of its subdatasets (the whole "
+            "product is used: bands stacked on the 10 m grid and harmonised to the training data as Prepare "
+            "Sentinel-2 does). L2A products lack B10 and cannot be used. <b>SAR "
+            "image</b>: Sentinel-1 VV and VH backscatter acquired close in time, as the network was "
+            "trained on it: sigma0 in dB. It may have another CRS, resolution or extent: it is resampled "
+            "(bilinear, in dB) onto the cloudy image's grid on the fly. Where it does not cover the cloudy "
+            "image the output is nodata. It may come as<ul><li>a raster with VV and VH bands, found by "
+            "their names (VV, VH, Sigma0_VV_db, Gamma0_VH, ...), else taken in order with a warning; VV "
+            "only or HH/HV is refused;</li><li>VV and VH as two files: VV as SAR image, VH as <b>VH as a "
+            "separate file</b> (RTC products);</li><li>a Sentinel-1 GRD product (IW GRDH/GRDM, VV+VH): its "
+            ".zip, or its .SAFE folder (in the dialog browse to the manifest.safe inside it). Its digital "
+            "numbers are calibrated to sigma0 = (DN^2 - noise) / A^2 with the product's calibration and "
+            "thermal noise tables and placed with its geolocation grid (thin-plate spline). <b>There is no "
+            "terrain correction</b>: on slopes the SAR is displaced by about h / tan(incidence); use a "
+            "terrain-corrected product there.</li></ul><b>SAR scale</b>: auto reads the band names, units "
+            "and metadata (SNAP's Sigma0_VV_db is dB, Sigma0_VV linear power; ASF and OPERA RTC names), "
+            "else the values (dB is mostly negative, linear power and amplitude are positive and differ by "
+            "a square); when it cannot tell, set dB, linear power or amplitude. Gamma0 (RTC products) is "
+            "converted to sigma0 with the incidence angle when the input gives one (a band named "
+            "incidence_angle or angle, or a tag INCIDENCE_ANGLE); otherwise it is used as is with a "
+            "warning (it reads 0.6 to 1.6 dB above sigma0). The scale and convention used are logged and "
+            "recorded in the output's metadata. "
             "<b>Checkpoint</b>: the GLF-CR weights, e.g. the authors' pretrained CR_net.pth, downloaded from "
             "the link in the README of https://github.com/xufangchn/GLF-CR. It defaults to the file named by "
-            "the environment variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights."
+            "the environment variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights. <b>Area of "
+            "interest</b> (optional, any CRS): only the window of the cloudy image covering it is read, "
+            "processed and written; it is snapped outward to the image's pixel grid, clipped (with a "
+            "warning) where it reaches beyond the image, and refused when it lies outside."
             "<h3>How it works</h3>"
             "The scene is cut into square <b>tiles</b> (a multiple of 16 pixels; the authors trained on 128) "
             "that share <b>overlap</b> pixels with their neighbours (less than half a tile). Overlapping "
@@ -94,6 +147,16 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "its metadata. With <b>keep clear pixels</b>, pixels the Cloud Mask detector finds clear keep "
             "their input values and only cloud and shadow pixels take the prediction, with a 5-pixel soft "
             "transition. The layer loads in natural colour (B4, B3, B2)."
+            "<h3>Cloud mask method and provenance</h3>"
+            "The <b>cloud mask method</b> decides which pixels keep-clear keeps and what the provenance "
+            "records: 0 the GLF-CR authors' detector (default), 1 s2cloudless with the authors' shadow test, "
+            "2 the L1C product's own mask MSK_CLASSI_B00 (the product is the advanced <b>L1C product of the "
+            "mask</b> unless the cloudy image is the product); see Cloud Mask's help. The optional "
+            "<b>provenance</b> raster (Byte, same grid) tells for each pixel where its value comes from: "
+            "<b>0</b> observed (input kept, with keep-clear), <b>1</b> predicted under cloud, <b>2</b> "
+            "predicted under cloud shadow, <b>3</b> predicted in clear sky (without keep-clear every valid "
+            "pixel is predicted), <b>4</b> blended (the feathered transition), <b>255</b> nodata. It loads "
+            "with a legend; its pixel counts per class are outputs of the algorithm."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
@@ -101,24 +164,48 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             QgsProcessingParameterRasterLayer(self.CLOUDY, self.tr("Cloudy Sentinel-2 L1C image (13 bands)"))
         )
         self.addParameter(
-            QgsProcessingParameterRasterLayer(self.SAR, self.tr("Sentinel-1 SAR image (VV, VH in dB)"))
-        )
-        self._add_settings_parameters()
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cloud-free image")))
-
-    def _add_settings_parameters(self) -> None:
-        """The checkpoint and the settings of a run (shared with Remove Clouds on many scenes)."""
-        self.addParameter(
-            QgsProcessingParameterFile(
-                self.WEIGHTS,
-                self.tr("GLF-CR checkpoint (e.g. CR_net.pth)"),
-                behavior=QgsProcessingParameterFile.File,
-                extension="pth",
-                defaultValue=default_weights_path() or None,
-                # optional so that a missing checkpoint gets the message that says where to download it
-                optional=True,
+            QgsProcessingParameterRasterLayer(
+                self.SAR, self.tr("Sentinel-1 SAR image (VV, VH raster, or GRD product .zip / manifest.safe)")
             )
         )
+        self.addParameter(sar_vh_parameter(self, self.SAR_VH))
+        self.addParameter(sar_scale_parameter(self, self.SAR_SCALE))
+        self.addParameter(self._weights_parameter())
+        self.addParameter(extent_parameter(self.EXTENT))
+        product = QgsProcessingParameterFile(
+            self.PRODUCT,
+            self.tr("L1C product of the mask (method 2; .SAFE folder, MTD_MSIL1C.xml or zip)"),
+            behavior=QgsProcessingParameterFile.File,
+            optional=True,
+        )
+        self._add_settings_parameters(first_advanced=[product])
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Cloud-free image")))
+        self.addParameter(
+            QgsProcessingParameterRasterDestination(
+                self.PROVENANCE,
+                self.tr("Provenance (observed, predicted, blended)"),
+                optional=True,
+                createByDefault=False,
+            )
+        )
+        for name, label in PROVENANCE_OUTPUTS.items():
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr("Pixels {label}").format(label=label)))
+
+    def _weights_parameter(self) -> QgsProcessingParameterFile:
+        return QgsProcessingParameterFile(
+            self.WEIGHTS,
+            self.tr("GLF-CR checkpoint (e.g. CR_net.pth)"),
+            behavior=QgsProcessingParameterFile.File,
+            extension="pth",
+            defaultValue=default_weights_path() or None,
+            # optional so that a missing checkpoint gets the message that says where to download it
+            optional=True,
+        )
+
+    def _add_settings_parameters(
+        self, first_advanced: Sequence[QgsProcessingParameterDefinition] = ()
+    ) -> None:
+        """The settings of a run, shared with Remove Clouds on many scenes (``_core_settings`` reads them)."""
         self.addParameter(
             QgsProcessingParameterEnum(
                 self.DEVICE, self.tr("Device"), options=[self.tr(name) for name in DEVICES], defaultValue=0
@@ -154,7 +241,16 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 defaultValue=False,
             )
         )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.METHOD,
+                self.tr("Cloud mask method (keep clear pixels, provenance)"),
+                options=[self.tr(option) for option in METHOD_OPTIONS],
+                defaultValue=0,
+            )
+        )
         advanced = [
+            *first_advanced,
             QgsProcessingParameterNumber(
                 self.BATCH_SIZE,
                 self.tr("Tiles per batch"),
@@ -179,6 +275,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802
         # Processing greys the algorithm out with this sentence, and qgis_process stops with it
         if not torch_available():
+            announce_missing_torch()  # the desktop offers to install it
             return False, MISSING_TORCH_MESSAGE
         return True, ""
 
@@ -187,7 +284,10 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     ) -> tuple[bool, str]:
         if not torch_available():
             return False, MISSING_TORCH_MESSAGE
-        ok, message = super().checkParameterValues(parameters, context)
+        # a Sentinel-2 product as CLOUDY and a Sentinel-1 product as SAR are left to the core's checks
+        ok, message = check_parameter_values(
+            self, for_qgis_checks(parameters, self.OPTICAL_INPUTS), context, product_parameters=[self.SAR]
+        )
         if not ok:
             return ok, message
         try:
@@ -196,11 +296,13 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             return False, str(err)
         if problem:
             return False, problem
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        if output and not output.lower().endswith((".tif", ".tiff")):
-            return False, self.tr(
-                "Remove Clouds writes GeoTIFF files: name the output with a .tif extension (got {output})."
-            ).format(output=output)
+        for name in (self.OUTPUT, self.PROVENANCE):
+            output = self.parameterAsOutputLayer(parameters, name, context)
+            if output and not output.lower().endswith((".tif", ".tiff")):
+                return False, self.tr(
+                    "Remove Clouds writes GeoTIFF files: name the output with a .tif extension "
+                    "(got {output})."
+                ).format(output=output)
         return True, ""
 
     def _settings_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
@@ -215,7 +317,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         return weights_file_problem(self._weights(parameters, context)) or ""
 
     def _core_settings(self, parameters: dict[str, Any], context: QgsProcessingContext) -> dict[str, Any]:
-        """The settings as ``core.remove_clouds`` keyword arguments."""
+        """The settings as ``core.remove_clouds`` keyword arguments (those every scene of a batch shares)."""
         return {
             "tile_size": self.parameterAsInt(parameters, self.TILE_SIZE, context),
             "overlap": self.parameterAsInt(parameters, self.OVERLAP, context),
@@ -225,14 +327,22 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "keep_clear": self.parameterAsBoolean(parameters, self.KEEP_CLEAR, context),
             "cog": self.parameterAsBoolean(parameters, self.COG, context),
             "precision": PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+            "mask_method": MASK_METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+            "sar_scale": scale_value(self, parameters, self.SAR_SCALE, context),
         }
 
     def _input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
-        """Open both inputs as the run will (band counts, overlap); raises GlfcrError or names a problem."""
-        paths = {}
-        for name, role in ((self.CLOUDY, "cloudy optical"), (self.SAR, "SAR")):
+        """Open the inputs as the run will (bands, SAR scale, overlap); raise GlfcrError or name a problem."""
+        cloudy = optical_source(self, parameters, self.CLOUDY, context)
+        for name, role in ((self.CLOUDY, "cloudy optical"), (self.SAR, "SAR"), (self.SAR_VH, "VH")):
+            if name == self.SAR and is_product_value(parameters.get(name)):
+                continue
+            if name == self.CLOUDY and is_product(cloudy):
+                continue
             layer = self.parameterAsRasterLayer(parameters, name, context)
             if layer is None:
+                if name == self.SAR_VH:
+                    continue
                 return self.tr(
                     "Cannot read the {role} raster {value}: check that the file exists and is a raster GDAL "
                     "can read."
@@ -242,12 +352,19 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                     "The {role} image must be a raster file (GDAL), not a {provider} layer: export it to "
                     "GeoTIFF."
                 ).format(role=role, provider=layer.providerType())
-            paths[name] = layer.source()
-        with (
-            open_raster(paths[self.CLOUDY], role="cloudy optical", expected_bands=13) as optical,
-            open_raster(paths[self.SAR], role="SAR", expected_bands=2) as sar,
-        ):
-            check_overlap(optical, sar)
+        sar_vh = raster_or_product_path(self, parameters, self.SAR_VH, context) or None
+        extent = area_of_interest(self, parameters, self.EXTENT, context)
+        with warnings.catch_warnings():  # the run shows them; the check would show each twice
+            warnings.simplefilter("ignore", GlfcrWarning)
+            with (
+                open_optical(cloudy, role="cloudy optical", extent=extent) as optical,
+                open_sar_source(
+                    raster_or_product_path(self, parameters, self.SAR, context),
+                    vh_path=sar_vh,
+                    scale=scale_value(self, parameters, self.SAR_SCALE, context),
+                ) as sar,
+            ):
+                check_overlap(optical, sar)
         return ""
 
     def _weights(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
@@ -256,10 +373,12 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     def processAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
-        cloudy = self._layer_source(parameters, self.CLOUDY, context)
-        sar = self._layer_source(parameters, self.SAR, context)
+        cloudy = optical_source(self, parameters, self.CLOUDY, context)
+        sar = raster_or_product_path(self, parameters, self.SAR, context)
+        sar_vh = raster_or_product_path(self, parameters, self.SAR_VH, context) or None
         weights = self._weights(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        provenance = self.parameterAsOutputLayer(parameters, self.PROVENANCE, context) or None
         self.require_torch()
         with self.core_call(feedback) as hooks:
             if not weights:
@@ -270,10 +389,15 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 weights,
                 output,
                 **self._core_settings(parameters, context),
+                product_path=self.parameterAsFile(parameters, self.PRODUCT, context) or None,
+                provenance_path=provenance,
+                sar_vh_path=sar_vh,
+                extent=area_of_interest(self, parameters, self.EXTENT, context),
                 progress=hooks.progress,
                 is_canceled=hooks.is_canceled,
             )
         timings = result.timings
+        feedback.pushInfo(result.sar_summary)
         feedback.pushInfo(
             self.tr(
                 "{run} of {tiles} tiles of {size} px (overlap {overlap} px) on {device}; network cost "
@@ -297,8 +421,17 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         )
         if context.willLoadLayerOnCompletion(output):
             context.layerToLoadOnCompletionDetails(output).setPostProcessor(NaturalColourStyler.instance())
-        return {self.OUTPUT: output}
-
-    def _layer_source(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str:
-        layer: QgsRasterLayer | None = self.parameterAsRasterLayer(parameters, name, context)
-        return layer.source() if layer is not None else str(parameters.get(name, ""))
+        results: dict[str, Any] = {self.OUTPUT: output, self.PROVENANCE: provenance}
+        if provenance:
+            counts = result.provenance_counts
+            feedback.pushInfo(
+                self.tr("Provenance: {counts}.").format(
+                    counts=", ".join(f"{name} {pixels}" for name, pixels in counts.items())
+                )
+            )
+            results.update({key: counts[name] for key, name in PROVENANCE_OUTPUTS.items()})
+            if context.willLoadLayerOnCompletion(provenance):
+                context.layerToLoadOnCompletionDetails(provenance).setPostProcessor(
+                    ClassStyleLoader.create(PROVENANCE_STYLE, provenance)
+                )
+        return results

@@ -21,6 +21,7 @@ from ..core.batch.cluster import MISSING_DASK_MESSAGE
 from ..core.batch.scheduling import DEFAULT_RETRIES, remove_clouds_many
 from ..core.errors import CheckpointError
 from .remove_clouds import RemoveCloudsAlgorithm
+from .sar_inputs import sar_scale_parameter
 from .weights import missing_weights_message
 
 
@@ -53,7 +54,9 @@ class RemoveCloudsManyAlgorithm(RemoveCloudsAlgorithm):
             "<h3>Jobs file</h3>"
             "A CSV file with a header row naming the columns <b>cloudy</b> (Sentinel-2 L1C, 13 bands), "
             "<b>sar</b> (Sentinel-1 VV, VH in dB) and, optionally, <b>name</b>; one scene per row. Relative "
-            "paths are relative to the CSV's folder; GDAL paths such as /vsis3/bucket/scene.tif are kept."
+            "paths are relative to the CSV's folder; GDAL paths such as /vsis3/bucket/scene.tif are kept. "
+            "Inputs may be what Remove Clouds takes: rasters, Sentinel-2 L1C products (.SAFE, .zip) and "
+            "Sentinel-1 GRD products."
             "<h3>Outputs</h3>"
             "Each scene is written as <i>name</i>_cloudfree.tif in the output folder (as Remove Clouds "
             "writes it). A scene whose output is already there, made with the same checkpoint and settings, "
@@ -63,9 +66,10 @@ class RemoveCloudsManyAlgorithm(RemoveCloudsAlgorithm):
             "(and .json) beside the outputs lists each scene's status (done, skipped, failed), seconds, "
             "device and error."
             "<h3>Settings</h3>"
-            "Checkpoint, tile size, overlap, batch size, device, output type, keep clear pixels and "
-            "precision mean what they mean in Remove Clouds and apply to every scene. On the CPU a scene "
-            "uses all cores of its worker unless <b>CPU threads per scene</b> (advanced) says otherwise."
+            "Checkpoint, SAR scale, device, tile size, overlap, output type, keep clear pixels, cloud mask "
+            "method, batch size and precision mean what they mean in Remove Clouds and apply to every "
+            "scene. On the CPU a scene uses all cores of its worker unless <b>CPU threads per scene</b> "
+            "(advanced) says otherwise."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
@@ -85,6 +89,8 @@ class RemoveCloudsManyAlgorithm(RemoveCloudsAlgorithm):
                 optional=True,
             )
         )
+        self.addParameter(self._weights_parameter())
+        self.addParameter(sar_scale_parameter(self, self.SAR_SCALE))
         self._add_settings_parameters()
         for parameter in (
             QgsProcessingParameterNumber(

@@ -79,7 +79,7 @@ def test_unknown_or_unusable_settings_are_refused_before_any_cluster(tmp_path: P
 
     weights = tmp_path / "weights.pth"
     weights.write_bytes(b"\0")
-    with pytest.raises(ParameterValueError, match="Remove Clouds has no setting tile; the settings are "):
+    with pytest.raises(ParameterValueError, match="has no setting tile; the settings are tile_size"):
         remove_clouds_many([("/a.tif", "/b.tif")], tmp_path, weights=weights, tile=64)
     with pytest.raises(TileSizeError):
         remove_clouds_many([("/a.tif", "/b.tif")], tmp_path, weights=weights, tile_size=40)

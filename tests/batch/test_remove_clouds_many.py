@@ -185,10 +185,13 @@ def test_other_settings_or_checkpoint_do_not_count_as_done(
 
     output = first_run["folder"] / "fall_cloudfree.tif"
     settings = {"tile_size": 64, "overlap": 16, "batch_size": 1, "device": "auto", "output_type": "UInt16",
-                "keep_clear": False, "cog": False, "precision": "float32"}
+                "keep_clear": False, "cog": False, "precision": "float32", "mask_method": "authors",
+                "sar_scale": "auto"}
     assert output_is_current(output, str(checkpoint), settings)
     assert not output_is_current(output, str(checkpoint), settings | {"overlap": 8})
     assert not output_is_current(output, str(checkpoint), settings | {"output_type": "Float32"})
+    assert not output_is_current(output, str(checkpoint), settings | {"mask_method": "s2cloudless"})
+    assert output_is_current(output, str(checkpoint), settings | {"mask_method": 0})
     other = tmp_path / "other.pth"
     other.write_bytes(checkpoint.read_bytes() + b"\0")
     assert not output_is_current(output, str(other), settings)

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 MISSING_DASK_MESSAGE = (
     "Processing many scenes needs the Python packages dask and distributed, which are not installed: run "
-    "./install.sh in the glfcr_qgis checkout, or `pip install dask distributed` into the Python that runs "
-    "GLF-CR."
+    "./install.sh in the glfcr_qgis checkout, or pip-install the dask and distributed versions named in "
+    "glfcr_qgis/tested_versions.txt into the Python that runs GLF-CR."
 )
 # the resource a GPU worker declares and each scene asks for, so that two scenes never share a GPU
 GPU_RESOURCE = "GPU"

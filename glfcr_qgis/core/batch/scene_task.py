@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import GlfcrError, GlfcrWarning, ProcessingCanceled
 from ..io.raster_io import sha256_file
-from ..scene.pipeline import SETTINGS_TAG, settings_record
+from ..scene.run_settings import SETTINGS_TAG, settings_record
 from .jobs import SceneJob
 from .summary import CANCELED, DONE, FAILED, SKIPPED, SceneOutcome
 
@@ -42,8 +42,8 @@ def run_scene_job(
         job: the scene.
         output_folder: folder of the outputs, as this worker sees it.
         weights: the GLF-CR checkpoint file, as this worker sees it.
-        settings: keyword arguments of ``remove_clouds`` (tile_size, overlap, batch_size, device,
-            output_type, keep_clear, cog, precision).
+        settings: keyword arguments of ``remove_clouds`` shared by every scene (the keywords of
+            ``run_settings.settings_record``).
         cancel_event: name of the ``distributed.Event`` that is set when the run is canceled.
         torch_threads: threads for torch on the CPU; None shares the worker's cores among its task threads.
 

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CheckpointError, OutputWriteError, ParameterValueError, ProcessingCanceled
 from ..io.raster_io import partial_files, remove_raster_files
-from ..scene.pipeline import check_settings, remove_clouds
+from ..scene.mask_methods import check_mask_method
+from ..scene.pipeline import remove_clouds
+from ..scene.run_settings import check_settings, settings_record
 from .cluster import batch_client, dashboard_link, scene_resources, task_slots
 from .jobs import PathLike, SceneJob, scene_jobs
 from .scene_task import run_scene_job
@@ -36,8 +38,6 @@ DEFAULT_RETRIES = 2
 POLL_SECONDS = 0.25
 # after a cancel, how long running scenes get to stop (they stop within one batch of tiles)
 CANCEL_GRACE_SECONDS = 120.0
-# remove_clouds arguments that belong to one run, not to the settings shared by all scenes
-_PER_RUN_ARGUMENTS = ("progress", "is_canceled")
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,8 @@ def remove_clouds_many(
             ones stop within a batch of tiles, finished outputs are kept and the summary is written.
         log: receives one-line notes (the cluster, its dashboard, each scene's end).
         **settings: ``remove_clouds``'s settings (tile_size, overlap, batch_size, device, output_type,
-            keep_clear, cog, precision), the same for every scene; its defaults where left out. On a
-            local GPU cluster each worker sees its GPU as ``cuda``.
+            keep_clear, cog, precision, mask_method, sar_scale), the same for every scene; its defaults
+            where left out. On a local GPU cluster each worker sees its GPU as ``cuda``.
 
     Returns:
         The outcome of every scene and the summary files.
@@ -286,20 +286,23 @@ def _loss_reason(future: Future) -> str:
 
 def _complete_settings(given: dict[str, Any]) -> dict[str, Any]:
     """``remove_clouds``'s settings: the given ones, checked, and its defaults for the others."""
-    # read from the signature, so a setting added to remove_clouds is accepted here as it is
-    parameters = inspect.signature(remove_clouds).parameters.values()
+    # the settings shared by every scene are those an output records (per-scene arguments such as the
+    # provenance path or an area of interest are not among them); defaults are remove_clouds's own
+    shared = inspect.signature(settings_record).parameters
     defaults = {
-        parameter.name: parameter.default
-        for parameter in parameters
-        if parameter.kind is parameter.KEYWORD_ONLY and parameter.name not in _PER_RUN_ARGUMENTS
+        name: parameter.default
+        for name, parameter in inspect.signature(remove_clouds).parameters.items()
+        if name in shared
     }
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise ParameterValueError(
-            f"Remove Clouds has no setting {', '.join(unknown)}; the settings are {', '.join(defaults)}."
+            f"Remove Clouds on many scenes has no setting {', '.join(unknown)}; the settings are "
+            f"{', '.join(defaults)}."
         )
     settings = defaults | given
     check_settings(**{name: settings[name] for name in inspect.signature(check_settings).parameters})
+    check_mask_method(settings["mask_method"])
     return settings
 
 

@@ -1,4 +1,5 @@
-"""Whole scenes: tiling and blending, the cloud-removal pipeline (strip loop, output writer, keep-clear), the cloud/shadow detector and mask.
+"""Whole scenes: tiling and blending, the cloud-removal pipeline (strip loop, output writer, keep-clear,
+provenance), the cloud/shadow detectors (the authors', s2cloudless, the product's) and Cloud Mask.
 
 Public names are re-exported here and imported on first use (PEP 562), so importing one module
 of this package does not import the others.
@@ -40,9 +41,9 @@ _EXPORTS = {
     "RemoveCloudsResult": "pipeline",
     "remove_clouds": "pipeline",
     "output_tags": "pipeline",
-    "check_settings": "pipeline",
-    "settings_record": "pipeline",
-    "SETTINGS_TAG": "pipeline",
+    "check_settings": "run_settings",
+    "settings_record": "run_settings",
+    "SETTINGS_TAG": "run_settings",
     "CLEAR": "cloud_detector",
     "CLOUD": "cloud_detector",
     "SHADOW": "cloud_detector",
@@ -62,8 +63,38 @@ _EXPORTS = {
     "shadow_statistics": "cloud_detector",
     "cloud_shadow_mask": "cloud_detector",
     "window_cloud_shadow_mask": "cloud_detector",
+    "window_shadow_mask": "cloud_detector",
     "CloudMaskResult": "cloud_masking",
     "cloud_mask": "cloud_masking",
+    "MASK_METHODS": "mask_methods",
+    "MASK_METHOD_LABELS": "mask_methods",
+    "DEFAULT_MASK_METHOD": "mask_methods",
+    "WindowMasker": "mask_methods",
+    "check_mask_method": "mask_methods",
+    "open_window_masker": "mask_methods",
+    "combine_classes": "mask_methods",
+    "S2CLOUDLESS_THRESHOLD": "s2cloudless_detector",
+    "S2CLOUDLESS_AVERAGE_OVER": "s2cloudless_detector",
+    "S2CLOUDLESS_DILATION_SIZE": "s2cloudless_detector",
+    "S2CLOUDLESS_BLOCK": "s2cloudless_detector",
+    "cloud_probability": "s2cloudless_detector",
+    "cloud_mask_from_probability": "s2cloudless_detector",
+    "disk_average": "s2cloudless_detector",
+    "block_reflectance": "s2cloudless_detector",
+    "s2cloudless_mask": "s2cloudless_detector",
+    "window_s2cloudless_mask": "s2cloudless_detector",
+    "RowHook": "strip_runner",
+    "OBSERVED": "provenance",
+    "PREDICTED_CLOUD": "provenance",
+    "PREDICTED_SHADOW": "provenance",
+    "PREDICTED_CLEAR": "provenance",
+    "BLENDED": "provenance",
+    "PROVENANCE_NODATA": "provenance",
+    "PROVENANCE_NAMES": "provenance",
+    "PROVENANCE_COLORS": "provenance",
+    "provenance_classes": "provenance",
+    "ProvenanceRecorder": "provenance",
+    "new_provenance_raster": "provenance",
 }
 
 __all__ = list(_EXPORTS)

@@ -9,17 +9,19 @@ NaN or outside the SAR footprint, are filled for the network as the authors' dat
 with the mean of the tile's valid values of that raster (all its bands together), and are written as
 nodata in the output. A scene that is a single tile therefore reproduces the authors' pipeline exactly.
 
-With ``keep_clear``, pixels the cloud detector (``cloud_mask``, scene-wide statistics from a first
-pass) calls clear keep their input values; the prediction fades in over a few pixels towards cloud
-and shadow pixels.
+With ``keep_clear``, pixels the cloud mask (``mask_methods``: the authors' detector with scene-wide
+statistics from a first pass, s2cloudless, or the product's own mask) calls clear keep their input
+values; the prediction fades in over a few pixels towards cloud and shadow pixels. The optional
+provenance raster (``provenance``) records per pixel whether the output was observed, predicted (under
+cloud, shadow or in clear sky) or blended.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,21 +29,25 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...version import plugin_version
-from ..errors import GlfcrWarning, OutputWriteError, ParameterValueError
+from ..errors import GlfcrWarning, OutputWriteError
 from ..io.alignment import SarOnOpticalGrid
+from ..io.area_of_interest import AreaOfInterest
 from ..io.band_order import warn_on_band_order
-from ..io.normalization import S1_BANDS, S2_L1C_BANDS
+from ..io.normalization import S2_L1C_BANDS
+from ..io.optical_input import open_optical, optical_input_tags
 from ..io.raster_io import (
     atomic_output,
-    open_raster,
     output_profile,
     sha256_file,
 )
-from .cloud_detector import scene_shadow_statistics
+from ..io.sentinel1.inputs import open_sar_source
 from .keep_clear import ClearPixelShare
-from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_dtype, output_nodata, scratch_path
+from .mask_methods import DEFAULT_MASK_METHOD, check_mask_method, open_window_masker
+from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_nodata, scratch_path
+from .provenance import ProvenanceRecorder, new_provenance_raster
+from .run_settings import SETTINGS_TAG, check_settings, settings_record
 from .strip_runner import BatchPredictor, StageTimings, StripRunner
-from .tiling import TileGrid, validate_tiling
+from .tiling import TileGrid
 
 if TYPE_CHECKING:  # torch is imported when a run starts, so the defaults here can be read without it
     import torch
@@ -57,8 +63,6 @@ DEFAULT_OVERLAP = 32
 DEFAULT_BATCH_SIZE = 1
 
 MODEL_NAME = "GLF-CR"
-# output tag holding ``settings_record``'s JSON
-SETTINGS_TAG = "settings"
 
 # progress shares of the optional stages (the tiles take the rest)
 _MASK_PASS_SHARE = 0.1
@@ -83,9 +87,13 @@ class RemoveCloudsResult:
         covered_fraction: estimated fraction of the optical grid covered by the SAR.
         valid_fraction: fraction of output pixels that hold data (not nodata).
         sar_resampled: whether the SAR was resampled onto the optical grid.
+        sar_summary: the SAR input and how it became sigma0 dB (scale, convention, calibration).
         device: the torch device the network ran on.
         checkpoint_sha256: SHA-256 of the checkpoint file ("" when a model object was passed).
         timings: seconds per stage.
+        mask_method: the cloud mask method used (keep-clear or provenance), None when no mask was made.
+        provenance_path: the provenance raster written, or None.
+        provenance_counts: pixels per provenance class (``provenance.PROVENANCE_NAMES``), when written.
 
     """
 
@@ -101,6 +109,10 @@ class RemoveCloudsResult:
     device: str
     checkpoint_sha256: str
     timings: StageTimings = field(default_factory=StageTimings)
+    mask_method: str | None = None
+    provenance_path: Path | None = None
+    provenance_counts: dict[str, int] = field(default_factory=dict)
+    sar_summary: str = ""
 
 
 def remove_clouds(
@@ -117,6 +129,12 @@ def remove_clouds(
     keep_clear: bool = False,
     cog: bool = False,
     precision: str = "float32",
+    mask_method: str | int = DEFAULT_MASK_METHOD,
+    product_path: PathLike | None = None,
+    provenance_path: PathLike | None = None,
+    sar_scale: str = "auto",
+    sar_vh_path: PathLike | None = None,
+    extent: AreaOfInterest | None = None,
     progress: ProgressCallback | None = None,
     is_canceled: CancelCheck | None = None,
 ) -> RemoveCloudsResult:
@@ -127,9 +145,14 @@ def remove_clouds(
     checkpoint SHA-256, tile size, overlap and plugin version in its metadata.
 
     Args:
-        cloudy_path: Sentinel-2 L1C raster, 13 bands in the order B1..B12 with B8A after B8, DN.
-        sar_path: Sentinel-1 GRD raster, 2 bands VV, VH in dB; any CRS, resolution or extent that overlaps
-            the optical raster (it is resampled bilinearly onto the optical grid when the grids differ).
+        cloudy_path: Sentinel-2 L1C raster, 13 bands in the order B1..B12 with B8A after B8, DN; or an L1C
+            product (``.SAFE`` folder, ``MTD_MSIL1C.xml``, ``.zip``, ``SENTINEL2_L1C:`` subdataset), read
+            harmonised on its 10 m grid (``core.io.optical_input.open_optical``).
+        sar_path: Sentinel-1 VV and VH: a raster (bands found by name, else VV then VH; dB, linear power or
+            amplitude; sigma0, or gamma0 converted with its incidence angle), or a GRD product (``.zip``,
+            ``.SAFE``) calibrated to sigma0 and placed by its geolocation grid, without terrain correction.
+            Any CRS, resolution or extent that overlaps the optical raster: it is resampled (bilinear, in
+            dB) onto the optical grid window by window.
         weights: GLF-CR checkpoint file, or an already loaded model taking normalised
             (B, 13, H, W) and (B, 2, H, W) tensors (it is moved to ``device``).
         output_path: GeoTIFF to write (``.tif``); written to a temporary file and moved into place.
@@ -143,6 +166,18 @@ def remove_clouds(
         cog: write a Cloud Optimized GeoTIFF with overviews.
         precision: "float32" (exact), "bfloat16" or "float16" (CUDA only): autocast of the network's
             convolutions and matrix products (see ``core.inference.predict``).
+        mask_method: the cloud mask of ``keep_clear`` and of the provenance: ``"authors"`` (0, the GLF-CR
+            authors' detector), ``"s2cloudless"`` (1) or ``"product"`` (2, the L1C product's own mask).
+        product_path: the L1C product whose mask the ``product`` method reads; defaults to the cloudy
+            image when it is a product.
+        provenance_path: optional Byte GeoTIFF on the same grid recording where each output value comes
+            from (``provenance``: 0 observed, 1/2/3 predicted under cloud/shadow/clear sky, 4 blended,
+            255 nodata); written atomically with the output.
+        sar_scale: "auto" (from the SAR's metadata, else its values), "db", "linear" (power) or
+            "amplitude"; recorded in the output's metadata with the convention.
+        sar_vh_path: a separate raster holding VH, when ``sar_path`` holds VV only.
+        extent: optional area of interest: only the window of the cloudy image covering it is read,
+            processed and written (the output's transform is the window's).
         progress: called with the fraction done, 0..1, after every batch.
         is_canceled: polled before every batch; when it returns True the run stops and writes nothing.
 
@@ -154,7 +189,9 @@ def remove_clouds(
         InputRasterError: wrong band counts, or grids that cannot be related.
         NoOverlapError: the SAR does not overlap the optical raster.
         TileSizeError: unusable tile size or overlap.
-        ParameterValueError: batch size below 1, or an unknown output type or precision.
+        ParameterValueError: batch size below 1, an unknown output type, precision, mask method or SAR
+            scale, or a SAR scale "auto" cannot tell.
+        MissingDependencyError: the s2cloudless mask method without its packages.
         CheckpointError: the weights cannot be read or are not GLF-CR's.
         DeviceError: the device is not available.
         OutputWriteError: the output cannot be written.
@@ -162,41 +199,51 @@ def remove_clouds(
 
     """
     dtype = check_settings(
-        tile_size=tile_size,
-        overlap=overlap,
-        batch_size=batch_size,
-        output_type=output_type,
+        tile_size=tile_size, overlap=overlap, batch_size=batch_size, output_type=output_type,
         precision=precision,
-    )
+    )  # fmt: skip
+    mask_method = check_mask_method(mask_method)
     output_path = Path(output_path)
-    if output_path.suffix.lower() not in (".tif", ".tiff"):
+    provenance_path = Path(provenance_path) if provenance_path is not None else None
+    for path in (output_path, provenance_path):
+        if path is not None and path.suffix.lower() not in (".tif", ".tiff"):
+            raise OutputWriteError(
+                f"Remove Clouds writes GeoTIFF files, but the output {path} does not end in .tif: "
+                "name the output with a .tif extension."
+            )
+    if provenance_path is not None and provenance_path.absolute() == output_path.absolute():
         raise OutputWriteError(
-            f"Remove Clouds writes GeoTIFF files, but the output {output_path} does not end in .tif: "
-            "name the output with a .tif extension."
+            f"The provenance and the cloud-free image are both {output_path}: give them different names."
         )
+    use_mask = keep_clear or provenance_path is not None
     report = progress or (lambda fraction: None)
     canceled = is_canceled or (lambda: False)
     timings = StageTimings()
 
     with (
-        open_raster(cloudy_path, role="cloudy optical", expected_bands=len(S2_L1C_BANDS)) as optical,
-        open_raster(sar_path, role="SAR", expected_bands=len(S1_BANDS)) as sar,
+        open_optical(cloudy_path, role="cloudy optical", extent=extent) as optical,
+        open_sar_source(sar_path, vh_path=sar_vh_path, scale=sar_scale) as sar,
     ):
         warn_on_band_order(optical.descriptions, S2_L1C_BANDS, role="cloudy optical")
-        warn_on_band_order(sar.descriptions, S1_BANDS, role="SAR")
         grid = TileGrid.for_scene(optical.height, optical.width, tile_size, overlap)
-        with SarOnOpticalGrid(optical, sar) as aligned:
+        with SarOnOpticalGrid(optical, sar) as aligned, ExitStack() as stack:
             model, torch_device, checksum = _prepare_model(weights, device)
-            clear_weights = None
-            if keep_clear:
+            masker = None
+            if use_mask:
                 with timings.stage("mask"):
-                    stats = scene_shadow_statistics(
-                        optical, progress=lambda f: report(_MASK_PASS_SHARE * f), is_canceled=canceled
+                    masker = stack.enter_context(
+                        open_window_masker(
+                            optical,
+                            mask_method,
+                            product=cloudy_path if product_path is None else product_path,
+                            progress=lambda f: report(_MASK_PASS_SHARE * f),
+                            is_canceled=canceled,
+                        )
                     )
-                clear_weights = ClearPixelShare(optical, stats)
+            clear_weights = ClearPixelShare(optical, masker.classify) if keep_clear and masker else None
             nodata = output_nodata(optical.nodata, dtype)
-            tile_share = 1.0 - (_MASK_PASS_SHARE if keep_clear else 0.0) - (_COG_SHARE if cog else 0.0)
-            start = _MASK_PASS_SHARE if keep_clear else 0.0
+            tile_share = 1.0 - (_MASK_PASS_SHARE if use_mask else 0.0) - (_COG_SHARE if cog else 0.0)
+            start = _MASK_PASS_SHARE if use_mask else 0.0
             run = StripRunner(
                 optical=optical,
                 aligned=aligned,
@@ -212,17 +259,14 @@ def remove_clouds(
             )
             tags = output_tags(
                 grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled, precision=precision
-            )
+            ) | (masker.tags if masker else {})
+            tags.update(sar.tags)
+            tags.update(optical_input_tags(optical))
             tags[SETTINGS_TAG] = settings_record(
-                tile_size=tile_size,
-                overlap=overlap,
-                batch_size=batch_size,
-                device=device,
-                output_type=output_type,
-                keep_clear=keep_clear,
-                cog=cog,
-                precision=precision,
-            )
+                tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device,
+                output_type=output_type, keep_clear=keep_clear, cog=cog, precision=precision,
+                mask_method=mask_method, sar_scale=sar_scale,
+            )  # fmt: skip
             profile = output_profile(
                 optical.profile,
                 count=len(S2_L1C_BANDS),
@@ -233,15 +277,23 @@ def remove_clouds(
                 # deflate is the slowest part of writing; GDAL spreads it over the cores
                 num_threads="ALL_CPUS",
             )
-            with atomic_output(output_path, inputs=[cloudy_path, sar_path]) as temp:
-                if cog:
-                    with scratch_path(temp) as plain:
-                        run.write(plain, profile, tags)
-                        with timings.stage("write"):
-                            copy_to_cog(plain, temp, predictor=profile["predictor"])
-                else:
-                    run.write(temp, profile, tags)
-            report(1.0)
+            inputs = [path for path in (cloudy_path, sar_path, sar_vh_path) if path]
+            temp = stack.enter_context(atomic_output(output_path, inputs=inputs))
+            recorder = None
+            if provenance_path is not None and masker is not None:
+                provenance_temp = stack.enter_context(atomic_output(provenance_path, inputs=inputs))
+                provenance = stack.enter_context(
+                    new_provenance_raster(provenance_temp, optical.profile, {**tags, "units": "class"})
+                )
+                recorder = run.row_hook = ProvenanceRecorder(provenance, masker.classify)
+            if cog:
+                with scratch_path(temp) as plain:
+                    run.write(plain, profile, tags)
+                    with timings.stage("write"):
+                        copy_to_cog(plain, temp, predictor=profile["predictor"])
+            else:
+                run.write(temp, profile, tags)
+        report(1.0)
     if run.valid_pixels == 0:
         warnings.warn(
             "No pixel has both optical and SAR data, so the output is nodata everywhere; check the inputs' "
@@ -262,6 +314,10 @@ def remove_clouds(
         device=str(torch_device),
         checkpoint_sha256=checksum,
         timings=timings,
+        mask_method=mask_method if use_mask else None,
+        provenance_path=provenance_path,
+        provenance_counts=recorder.class_counts() if recorder is not None else {},
+        sar_summary=sar.summary,
     )
 
 
@@ -291,61 +347,6 @@ def output_tags(
     if checksum:
         tags["checkpoint_sha256"] = checksum
     return tags
-
-
-def check_settings(
-    *, tile_size: int, overlap: int, batch_size: int, output_type: str, precision: str
-) -> np.dtype:
-    """Check Remove Clouds settings before any file is opened; returns the output's NumPy dtype.
-
-    Raises:
-        TileSizeError: unusable tile size or overlap.
-        ParameterValueError: batch size below 1, or an unknown output type or precision.
-
-    """
-    validate_tiling(tile_size, overlap)
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ParameterValueError(
-            f"Batch size {batch_size} is not a positive whole number of tiles; use 1 or more."
-        )
-    from ..model.inference import PRECISIONS
-
-    if precision not in PRECISIONS:
-        raise ParameterValueError(
-            f"Precision {precision!r} is not available; use one of {', '.join(PRECISIONS)}."
-        )
-    return output_dtype(output_type)
-
-
-def settings_record(
-    *,
-    tile_size: int,
-    overlap: int,
-    batch_size: int,
-    device: str | torch.device,
-    output_type: str,
-    keep_clear: bool,
-    cog: bool,
-    precision: str,
-) -> str:
-    """The settings a run was asked for, as the JSON text of the output's ``settings`` tag.
-
-    Recorded as asked (the tags ``tile_size`` and ``overlap`` hold what was used, which shrinks for small
-    scenes), so that a batch run can tell an existing output made with the same settings and keep it.
-    """
-    return json.dumps(
-        {
-            "tile_size": int(tile_size),
-            "overlap": int(overlap),
-            "batch_size": int(batch_size),
-            "device": str(device),
-            "output_type": str(output_type),
-            "keep_clear": bool(keep_clear),
-            "cog": bool(cog),
-            "precision": str(precision),
-        },
-        sort_keys=True,
-    )
 
 
 def _prepare_model(

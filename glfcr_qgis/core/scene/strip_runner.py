@@ -38,6 +38,8 @@ from .tiling import TileGrid, reflect_index
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
 BatchPredictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# extra outputs of finished rows: (top, count, valid, mask classes or None, prediction share or None)
+RowHook = Callable[[int, int, np.ndarray, "np.ndarray | None", "np.ndarray | None"], None]
 
 
 @dataclass
@@ -86,6 +88,7 @@ class StripRunner:
         timings: StageTimings,
         progress: ProgressCallback,
         is_canceled: CancelCheck,
+        row_hook: RowHook | None = None,
     ) -> None:
         self.optical = optical
         self.aligned = aligned
@@ -98,6 +101,8 @@ class StripRunner:
         self.timings = timings
         self.progress = progress
         self.is_canceled = is_canceled
+        # extra outputs of the finished rows (the provenance raster), called as they are written
+        self.row_hook = row_hook
         self.tiles_done = 0
         self.tiles_run = 0
         self.valid_pixels = 0
@@ -183,9 +188,12 @@ class StripRunner:
         """The first ``count`` accumulated rows as output values: (13, count, width) in the output type."""
         dn, valid = self._blend.finished_rows(count, valid)
         dn *= np.float32(OPTICAL_SCALE)
+        network_share = classes = None
         if self.clear_weights is not None:
-            network_share = self.clear_weights(top, count)
+            network_share, classes = self.clear_weights.rows(top, count)
             dn = network_share * dn + (1.0 - network_share) * np.nan_to_num(cloudy_dn)
+        if self.row_hook is not None:
+            self.row_hook(top, count, valid, classes, network_share)
         self.valid_pixels += int(valid.sum())
         return to_output_type(dn, valid, self.dtype, self.nodata)
 
