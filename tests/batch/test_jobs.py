@@ -73,6 +73,19 @@ def test_without_distributed_the_batch_says_what_to_install(
         remove_clouds_many([("/a.tif", "/b.tif")], tmp_path / "out", weights=weights)
 
 
+def test_default_names_of_products_and_rasters() -> None:
+    jobs = scene_jobs([
+        ("/p/S2A_MSIL1C_20230704T105031_N0509_R051_T31UDQ_20230704T125420.SAFE/MTD_MSIL1C.xml", "/s1/a.tif"),
+        ("/p/S2B_MSIL1C_20230709T105029_N0509_R051_T31UDQ_20230709T113650.SAFE.zip", "/s1/b.zip"),
+        ("/vsis3/bucket/T31UDR_20230704.tif", "/vsis3/bucket/T31UDR_s1.tif"),
+    ])
+    assert [job.name for job in jobs] == [
+        "S2A_MSIL1C_20230704T105031_N0509_R051_T31UDQ_20230704T125420",
+        "S2B_MSIL1C_20230709T105029_N0509_R051_T31UDQ_20230709T113650",
+        "T31UDR_20230704",
+    ]
+
+
 def test_unknown_or_unusable_settings_are_refused_before_any_cluster(tmp_path: Path) -> None:
     from glfcr_qgis.core import ParameterValueError, TileSizeError
     from glfcr_qgis.core.batch.scheduling import remove_clouds_many

@@ -4,7 +4,7 @@ A jobs CSV has a header row with the columns ``cloudy``, ``sar`` and, optionally
 any case; UTF-8 with or without a byte-order mark, as spreadsheets save it). Relative paths are relative
 to the CSV's folder; absolute paths, GDAL virtual paths (``/vsis3/...``, ``/vsicurl/...``) and URLs are
 kept as written. A job's ``name`` names its output, ``<name>_cloudfree.tif``; it defaults to the cloudy
-file's name without extension.
+file's name without extension (for a product's ``MTD_MSIL1C.xml``, its ``.SAFE`` folder's name).
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ PathLike = str | os.PathLike[str]
 OUTPUT_SUFFIX = "_cloudfree.tif"
 REQUIRED_COLUMNS: tuple[str, ...] = ("cloudy", "sar")
 NAME_COLUMN = "name"
+# extensions left out of a default name (S2A_..._T31UDQ_20230704T105031.SAFE.zip -> S2A_..._T31UDQ_...)
+_SCENE_SUFFIXES = (".zip", ".safe", ".tif", ".tiff", ".vrt", ".jp2", ".img")
+# files that stand for the product whose folder holds them
+_PRODUCT_METADATA_FILES = ("mtd_msil1c.xml", "manifest.safe")
 # characters that have a meaning in paths on some system, so a name holding one cannot name a file
 _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
@@ -123,12 +127,23 @@ def _job(cloudy: str, sar: str, name: str, *, base: Path, where: str) -> SceneJo
     if not cloudy or not sar:
         raise JobListError(f"{where} lacks the {'cloudy' if not cloudy else 'SAR'} image: give both paths.")
     cloudy, sar = _located(cloudy, base), _located(sar, base)
-    name = name.strip() or PurePosixPath(cloudy.split("?")[0]).stem
+    name = name.strip() or _default_name(cloudy)
     if _UNSAFE_NAME.search(name) or name in (".", ".."):
         raise JobListError(
             f"{where}: the name {name!r} cannot name an output file; use letters, digits, '-', '_' and '.'."
         )
     return SceneJob(cloudy=cloudy, sar=sar, name=name)
+
+
+def _default_name(cloudy: str) -> str:
+    """The cloudy input's name without extensions; a product's metadata file is named by its folder."""
+    path = PurePosixPath(cloudy.split("?")[0].replace("\\", "/"))
+    if path.name.lower() in _PRODUCT_METADATA_FILES:
+        path = path.parent
+    name = path.name
+    while PurePosixPath(name).suffix.lower() in _SCENE_SUFFIXES:
+        name = PurePosixPath(name).stem
+    return name
 
 
 def _located(path: str, base: Path) -> str:
