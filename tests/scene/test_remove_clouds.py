@@ -37,11 +37,13 @@ from glfcr_qgis.core.errors import (
     TileSizeError,
 )
 from glfcr_qgis.core.io.normalization import S2_L1C_BANDS, normalize_optical, normalize_sar
+from glfcr_qgis.core.model.device import cpu_runs_bfloat16_natively
 from glfcr_qgis.core.scene.cloud_detector import CLOUD, SHADOW, cloud_shadow_mask, shadow_statistics
 from glfcr_qgis.core.scene.keep_clear import KEEP_CLEAR_FEATHER, ClearPixelShare
 from glfcr_qgis.core.scene.pipeline import remove_clouds
 
 HEIGHT, WIDTH = 75, 100
+EMULATED_BFLOAT16 = "this CPU has neither AVX-512 BF16 nor AMX: bfloat16 is refused here, float32 is faster"
 
 
 class PointwiseStandIn(nn.Module):
@@ -450,6 +452,7 @@ def test_bad_tiling_is_refused(
         )
 
 
+@pytest.mark.skipif(not cpu_runs_bfloat16_natively(), reason=EMULATED_BFLOAT16)
 def test_reduced_precision_runs_and_is_recorded(tmp_path: Path, scene: tuple[Path, Path]) -> None:
     optical, sar = scene
     result = remove_clouds(
@@ -461,6 +464,17 @@ def test_reduced_precision_runs_and_is_recorded(tmp_path: Path, scene: tuple[Pat
         values = out.read()
     # bfloat16 keeps 8 bits of mantissa: about 0.4 % of the value
     np.testing.assert_allclose(values, pointwise_dn(read(optical), read(sar)), rtol=0.01, atol=1.0)
+
+
+@pytest.mark.skipif(cpu_runs_bfloat16_natively(), reason="this CPU runs bfloat16 natively")
+def test_bfloat16_on_a_cpu_that_emulates_it_is_refused_before_the_run(
+    tmp_path: Path, scene: tuple[Path, Path]
+) -> None:
+    optical, sar = scene
+    model = PointwiseStandIn()
+    with pytest.raises(ParameterValueError, match="float32 is faster on this CPU"):
+        remove_clouds(optical, sar, model, tmp_path / "out.tif", device="cpu", precision="bfloat16")
+    assert not model.tile_shapes and leftovers(tmp_path, optical, sar) == []
 
 
 def test_bad_batch_size_and_output_type_are_refused(tmp_path: Path, scene: tuple[Path, Path]) -> None:

@@ -39,7 +39,7 @@ from ..io.raster_io import (
 from .cloud_detector import scene_shadow_statistics
 from .keep_clear import ClearPixelShare
 from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_dtype, output_nodata, scratch_path
-from .strip_runner import BatchPredictor, StageTimings, StripRunner
+from .strip_runner import BatchPredictor, StageTimings, StepCallback, StripRunner
 from .tiling import TileGrid, validate_tiling
 
 if TYPE_CHECKING:  # torch is imported when a run starts, so the defaults here can be read without it
@@ -140,8 +140,10 @@ def remove_clouds(
         cog: write a Cloud Optimized GeoTIFF with overviews.
         precision: "float32" (exact), "bfloat16" or "float16" (CUDA only): autocast of the network's
             convolutions and matrix products (see ``core.inference.predict``).
-        progress: called with the fraction done, 0..1, after every batch.
-        is_canceled: polled before every batch; when it returns True the run stops and writes nothing.
+        progress: called with the fraction done, 0..1, after every stage of the network (several times
+            per tile) and every block of the cloud-mask pass.
+        is_canceled: polled between the network's stages and the cloud-mask pass's blocks; when it
+            returns True the run stops within seconds and writes nothing.
 
     Returns:
         What was done, with timings per stage.
@@ -151,7 +153,8 @@ def remove_clouds(
         InputRasterError: wrong band counts, or grids that cannot be related.
         NoOverlapError: the SAR does not overlap the optical raster.
         TileSizeError: unusable tile size or overlap.
-        ParameterValueError: batch size below 1, or an unknown output type or precision.
+        ParameterValueError: batch size below 1, an unknown output type or precision, or bfloat16 on a
+            CPU without native bfloat16 (float32 is faster there).
         CheckpointError: the weights cannot be read or are not GLF-CR's.
         DeviceError: the device is not available.
         OutputWriteError: the output cannot be written.
@@ -164,7 +167,7 @@ def remove_clouds(
             f"Batch size {batch_size} is not a positive whole number of tiles; use 1 or more."
         )
     dtype = output_dtype(output_type)
-    _check_precision(precision)
+    torch_device = _device_for(device, precision)
     output_path = Path(output_path)
     if output_path.suffix.lower() not in (".tif", ".tiff"):
         raise OutputWriteError(
@@ -183,7 +186,7 @@ def remove_clouds(
         warn_on_band_order(sar.descriptions, S1_BANDS, role="SAR")
         grid = TileGrid.for_scene(optical.height, optical.width, tile_size, overlap)
         with SarOnOpticalGrid(optical, sar) as aligned:
-            model, torch_device, checksum = _prepare_model(weights, device)
+            model, checksum = _prepare_model(weights, torch_device)
             clear_weights = None
             if keep_clear:
                 with timings.stage("mask"):
@@ -280,26 +283,23 @@ def output_tags(
     return tags
 
 
-def _check_precision(precision: str) -> None:
-    from ..model.inference import PRECISIONS
-
-    if precision not in PRECISIONS:
-        raise ParameterValueError(
-            f"Precision {precision!r} is not available; use one of {', '.join(PRECISIONS)}."
-        )
-
-
-def _prepare_model(
-    weights: PathLike | nn.Module, device: str | torch.device
-) -> tuple[nn.Module, torch.device, str]:
-    """Get the model in eval mode on the device, the device, and the checkpoint's SHA-256 ("" for a model)."""
+def _device_for(device: str | torch.device, precision: str) -> torch.device:
+    """The torch device named by ``device``, once ``precision`` is known to run well there."""
     from ..model.device import resolve_device
-    from ..model.inference import prepare_model
+    from ..model.inference import check_precision
 
     torch_device = resolve_device(device)
-    model = prepare_model(weights, torch_device)
+    check_precision(precision, torch_device)
+    return torch_device
+
+
+def _prepare_model(weights: PathLike | nn.Module, device: torch.device) -> tuple[nn.Module, str]:
+    """Get the model in eval mode on ``device`` and the checkpoint's SHA-256 ("" for a model object)."""
+    from ..model.inference import prepare_model
+
+    model = prepare_model(weights, device)
     checksum = sha256_file(weights) if isinstance(weights, str | os.PathLike) else ""
-    return model, torch_device, checksum
+    return model, checksum
 
 
 def _batch_predictor(model: nn.Module, device: torch.device, precision: str) -> BatchPredictor:
@@ -308,9 +308,9 @@ def _batch_predictor(model: nn.Module, device: torch.device, precision: str) -> 
 
     from ..model.inference import predict
 
-    def run(cloudy: np.ndarray, sar: np.ndarray) -> np.ndarray:
+    def run(cloudy: np.ndarray, sar: np.ndarray, on_step: StepCallback | None = None) -> np.ndarray:
         inputs = torch.from_numpy(cloudy).to(device), torch.from_numpy(sar).to(device)
-        return predict(model, *inputs, precision=precision).float().cpu().numpy()
+        return predict(model, *inputs, precision=precision, on_step=on_step).float().cpu().numpy()
 
     return run
 
