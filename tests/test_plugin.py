@@ -51,20 +51,28 @@ def test_provider_is_registered_with_every_algorithm(qgis_app):
 
 
 def test_unload_removes_the_provider_and_init_processing_restores_it(qgis_app):
+    from processing.core.ProcessingConfig import ProcessingConfig
+
     plugin = qgis_app.glfcr_plugin
+    assert "GLFCR_CHECKPOINT" in ProcessingConfig.settings
     plugin.unload()
     try:
         assert registry().providerById("glfcr") is None
+        assert "GLFCR_CHECKPOINT" not in ProcessingConfig.settings
     finally:
         plugin.initGui()  # initGui only registers the provider: no iface needed
     assert registry().providerById("glfcr") is not None
+    assert "GLFCR_CHECKPOINT" in ProcessingConfig.settings
 
 
 @pytest.mark.parametrize("algorithm_class", ALGORITHMS, ids=lambda cls: cls.__name__)
 def test_algorithms_follow_the_qgis_shape(qgis_app, algorithm_class):
     algorithm = algorithm_class()
     assert re.fullmatch(r"[a-z0-9]+", algorithm.name())
-    assert algorithm.groupId() == "cloudremoval"
+    evaluation = algorithm.name() in ("evaluate", "evaluatedataset")
+    assert (algorithm.groupId(), algorithm.group()) == (
+        ("evaluation", "Evaluation") if evaluation else ("cloudremoval", "Cloud removal")
+    )
     assert algorithm.displayName() and algorithm.shortHelpString()
     assert type(algorithm.createInstance()) is algorithm_class
     algorithm.initAlgorithm({})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from qgis.core import (
+    QgsMapLayer,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingParameterBoolean,
@@ -14,6 +16,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProject,
     QgsRasterLayer,
 )
 
@@ -21,20 +24,15 @@ from ..core.errors import CheckpointError, GlfcrError
 from ..core.io.alignment import check_overlap
 from ..core.io.raster_io import open_raster
 from ..core.scene.output_writer import OUTPUT_TYPES
-from ..core.scene.pipeline import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_OVERLAP,
-    DEFAULT_TILE_SIZE,
-    remove_clouds,
-)
+from ..core.scene.pipeline import DEFAULT_BATCH_SIZE, remove_clouds
 from ..core.scene.tiling import validate_tiling
 from ..dependencies import MISSING_TORCH_MESSAGE, torch_available
+from ..settings import DEVICES, device_index_setting, tiling_settings
 from .base import GlfcrAlgorithm
-from .natural_colour import NaturalColourStyler
+from .natural_colour import is_l1c_raster, natural_colour_style, project_layers_of
+from .output_layers import LayerStyle, input_layer_name, name_and_style_output
 from .weights import default_weights_path, missing_weights_message, weights_file_problem
 
-# enum index -> core value; the order is the order shown to the analyst
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 # core.inference.PRECISIONS, spelled out here because that module needs torch
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "float16")
 
@@ -51,6 +49,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     BATCH_SIZE = "BATCH_SIZE"
     OUTPUT_TYPE = "OUTPUT_TYPE"
     KEEP_CLEAR = "KEEP_CLEAR"
+    STYLE_CLOUDY = "STYLE_CLOUDY"
     COG = "COG"
     PRECISION = "PRECISION"
     OUTPUT = "OUTPUT"
@@ -72,9 +71,10 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "image</b>: 2-band Sentinel-1 GRD raster, VV and VH backscatter in dB, acquired close in time. It"
             " may have another CRS, resolution or extent: it is resampled (bilinear) onto the cloudy image's "
             "grid on the fly. Where it does not cover the cloudy image the output is nodata. "
-            "<b>Checkpoint</b>: the GLF-CR weights, e.g. the authors' pretrained CR_net.pth, downloaded from "
-            "the link in the README of https://github.com/xufangchn/GLF-CR. It defaults to the file named by "
-            "the environment variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights."
+            "<b>Checkpoint</b> (required): the GLF-CR weights, e.g. the authors' pretrained CR_net.pth, "
+            "downloaded from the link in the README of https://github.com/xufangchn/GLF-CR. Set it once in "
+            "Settings > Options > Processing > Providers > GLF-CR (with the default device, tile size and "
+            "overlap); the environment variable GLFCR_WEIGHTS overrides that default."
             "<h3>How it works</h3>"
             "The scene is cut into square <b>tiles</b> (a multiple of 16 pixels; the authors trained on 128) "
             "that share <b>overlap</b> pixels with their neighbours (less than half a tile). Overlapping "
@@ -82,7 +82,10 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "edge see the scene mirrored there; a scene smaller than a tile runs as one tile of its own size."
             " The scene is processed one row of tiles at a time, so memory does not grow with its height. "
             "Bigger tiles give the network more context and cost more memory; the batch size (advanced) runs "
-            "several tiles at once, which helps on a GPU."
+            "several tiles at once, which helps on a GPU. The progress bar moves after every block of the "
+            "network, and Cancel stops the run within seconds, even inside a tile; nothing is written then. "
+            "<b>Network arithmetic</b> (advanced): bfloat16 runs where it is native (CUDA GPUs, CPUs with "
+            "AVX-512 BF16 or AMX); on other CPUs float32 is faster and bfloat16 is refused."
             "<h3>Nodata</h3>"
             "Pixels that are nodata (or NaN) in the cloudy image, or have no SAR value, are filled for the "
             "network with the mean of the tile's valid values, as the authors' data loader fills gaps, and "
@@ -93,7 +96,9 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "(UInt16) or NaN (Float32). The model, checkpoint SHA-256, tile size and overlap are recorded in "
             "its metadata. With <b>keep clear pixels</b>, pixels the Cloud Mask detector finds clear keep "
             "their input values and only cloud and shadow pixels take the prediction, with a 5-pixel soft "
-            "transition. The layer loads in natural colour (B4, B3, B2)."
+            "transition. The layer loads in natural colour (B4, B3, B2), named after the cloudy layer "
+            "(e.g. <i>S2 scene cloud-free</i>); with <b>show the cloudy input in natural colour</b> the "
+            "cloudy layer in the project is restyled the same way, for comparison."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
@@ -103,6 +108,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         self.addParameter(
             QgsProcessingParameterRasterLayer(self.SAR, self.tr("Sentinel-1 SAR image (VV, VH in dB)"))
         )
+        # required: the default (provider setting or GLFCR_WEIGHTS) fills it in when one is set
         self.addParameter(
             QgsProcessingParameterFile(
                 self.WEIGHTS,
@@ -110,21 +116,23 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 behavior=QgsProcessingParameterFile.File,
                 extension="pth",
                 defaultValue=default_weights_path() or None,
-                # optional so that a missing checkpoint gets the message that says where to download it
-                optional=True,
             )
         )
         self.addParameter(
             QgsProcessingParameterEnum(
-                self.DEVICE, self.tr("Device"), options=[self.tr(name) for name in DEVICES], defaultValue=0
+                self.DEVICE,
+                self.tr("Device"),
+                options=[self.tr(name) for name in DEVICES],
+                defaultValue=device_index_setting(),
             )
         )
+        tile_size, overlap = tiling_settings()
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.TILE_SIZE,
                 self.tr("Tile size (pixels, multiple of 16)"),
                 QgsProcessingParameterNumber.Integer,
-                defaultValue=DEFAULT_TILE_SIZE,
+                defaultValue=tile_size,
                 minValue=16,
             )
         )
@@ -133,7 +141,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 self.OVERLAP,
                 self.tr("Tile overlap (pixels, less than half a tile)"),
                 QgsProcessingParameterNumber.Integer,
-                defaultValue=DEFAULT_OVERLAP,
+                defaultValue=overlap,
                 minValue=0,
             )
         )
@@ -146,6 +154,13 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             QgsProcessingParameterBoolean(
                 self.KEEP_CLEAR,
                 self.tr("Keep clear pixels (replace only cloud and shadow)"),
+                defaultValue=False,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterBoolean(
+                self.STYLE_CLOUDY,
+                self.tr("Show the cloudy input in natural colour too (B4, B3, B2), to compare"),
                 defaultValue=False,
             )
         )
@@ -181,8 +196,13 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     def checkParameterValues(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> tuple[bool, str]:
+        # Runs on the interface thread when the analyst presses Run: reads headers only, never torch.
         if not torch_available():
             return False, MISSING_TORCH_MESSAGE
+        # before QGIS's generic "missing parameter": this one says where to download the checkpoint
+        problem = weights_file_problem(self._weights(parameters, context))
+        if problem:
+            return False, problem
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, message
@@ -194,9 +214,6 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             problem = self._input_problem(parameters, context)
         except GlfcrError as err:
             return False, str(err)
-        if problem:
-            return False, problem
-        problem = weights_file_problem(self._weights(parameters, context))
         if problem:
             return False, problem
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
@@ -235,6 +252,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     def processAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        cloudy_layer = self.parameterAsRasterLayer(parameters, self.CLOUDY, context)
         cloudy = self._layer_source(parameters, self.CLOUDY, context)
         sar = self._layer_source(parameters, self.SAR, context)
         weights = self._weights(parameters, context)
@@ -281,10 +299,25 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 "write {write:.1f}."
             ).format(**vars(timings))
         )
-        if context.willLoadLayerOnCompletion(output):
-            context.layerToLoadOnCompletionDetails(output).setPostProcessor(NaturalColourStyler.instance())
+        style = natural_colour_style
+        if self.parameterAsBoolean(parameters, self.STYLE_CLOUDY, context):
+            style = _with_cloudy_input_in_natural_colour(cloudy_layer.id() if cloudy_layer else "", cloudy)
+        name = self.tr("{layer} cloud-free").format(layer=input_layer_name(cloudy_layer, Path(cloudy).stem))
+        name_and_style_output(context, output, name, style)
         return {self.OUTPUT: output}
 
     def _layer_source(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str:
         layer: QgsRasterLayer | None = self.parameterAsRasterLayer(parameters, name, context)
         return layer.source() if layer is not None else str(parameters.get(name, ""))
+
+
+def _with_cloudy_input_in_natural_colour(layer_id: str, source: str) -> LayerStyle:
+    """The output's style that also shows the cloudy input layer(s) of the project in natural colour."""
+
+    def apply(layer: QgsMapLayer, feedback: QgsProcessingFeedback) -> None:
+        natural_colour_style(layer, feedback)
+        for cloudy in project_layers_of(QgsProject.instance(), layer_id, source):
+            if is_l1c_raster(cloudy):
+                natural_colour_style(cloudy, feedback)
+
+    return apply
