@@ -63,6 +63,12 @@ def test_algorithms_listed(qgis_app):
         "REPORT_HTML",
     ]
     assert {*METRICS, "REPORT_CSV", "IMAGE_COUNT"} <= {o.name() for o in dataset.outputDefinitions()}
+    assert {(alg.groupId(), alg.group()) for alg in (evaluate, dataset)} == {("evaluation", "Evaluation")}
+    # one split numbering: the data.csv numbers, in the dropdown's order, in both the dropdown and the help
+    assert dataset.parameterDefinition("SPLIT").options() == [
+        "test (data.csv split 3)", "validation (data.csv split 2)", "train (data.csv split 1)",
+    ]  # fmt: skip
+    assert "3 for test, 2 for validation, 1 for train" in dataset.shortHelpString()
 
 
 @pytest.mark.parametrize("name", [WINTER, FALL])

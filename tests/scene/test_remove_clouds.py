@@ -402,6 +402,21 @@ def test_progress_rises_to_one_and_cancel_leaves_nothing(tmp_path: Path, scene: 
     assert leftovers(tmp_path, optical, sar, tmp_path / "a.tif") == []
 
 
+def test_cancel_during_the_keep_clear_mask_pass_stops_before_its_next_block(tmp_path: Path) -> None:
+    # 1100 rows: two blocks of the mask pass (1024 rows each), so a press between them is seen there
+    optical, sar = write_scene(tmp_path, 1100, 16)
+    fractions: list[float] = []
+    model = PointwiseStandIn()
+    with pytest.raises(ProcessingCanceled):
+        remove_clouds(
+            optical, sar, model, tmp_path / "out.tif", tile_size=16, overlap=0, device="cpu", keep_clear=True,
+            progress=fractions.append, is_canceled=lambda: bool(fractions),
+        )  # fmt: skip
+    # the mask pass moved the bar after its first block (its share of the run is 10 %), then stopped
+    assert fractions == [pytest.approx(0.05)]
+    assert not model.tile_shapes and leftovers(tmp_path, optical, sar) == []
+
+
 # --- failures: a clear error and nothing written -------------------------------------------------------
 
 
