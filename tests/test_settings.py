@@ -54,6 +54,7 @@ def test_settings_are_on_the_options_page_under_the_provider(qgis_app: Any) -> N
 
 def test_saved_settings_become_the_parameter_defaults(clean_settings: Any, tmp_path: Path) -> None:
     from processing.core.ProcessingConfig import ProcessingConfig
+    from qgis.core import QgsProcessingParameterDefinition
 
     checkpoint = tmp_path / "CR_net.pth"
     checkpoint.write_bytes(b"\x80")
@@ -66,6 +67,8 @@ def test_saved_settings_become_the_parameter_defaults(clean_settings: Any, tmp_p
     remove = algorithm("glfcr:removeclouds")
     definition = remove.parameterDefinition
     assert definition("WEIGHTS").defaultValue() == str(checkpoint)
+    # with a default, leaving the parameter out is fine (qgis_process checks it without its default)
+    assert definition("WEIGHTS").flags() & QgsProcessingParameterDefinition.FlagOptional
     assert (definition("TILE_SIZE").defaultValue(), definition("OVERLAP").defaultValue()) == (256, 16)
     assert definition("DEVICE").defaultValue() == 1
     dataset = algorithm("glfcr:evaluatedataset")  # owns its parameter definitions

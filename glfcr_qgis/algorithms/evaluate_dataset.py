@@ -18,7 +18,7 @@ from qgis.core import (
 from ..settings import DEVICES, device_index_setting
 from .base import GlfcrAlgorithm
 from .evaluate import METRIC_OUTPUTS
-from .weights import default_weights_path, weights_file_problem
+from .weights import checkpoint_parameter, default_weights_path, weights_file_problem
 
 # core split -> its number in the first column of the authors' data.csv, shown beside its name everywhere;
 # the order is the order of the Split choice (index 0 test, the default)
@@ -109,12 +109,10 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
             )
         )
         self.addParameter(
-            QgsProcessingParameterFile(
+            checkpoint_parameter(
                 self.WEIGHTS,
                 self.tr("GLF-CR checkpoint (.pth)"),
-                behavior=QgsProcessingParameterFile.File,
                 fileFilter=self.tr("PyTorch checkpoints (*.pth *.pt)"),
-                defaultValue=default_weights_path() or None,
             )
         )
         self.addParameter(

@@ -12,7 +12,6 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
-    QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
@@ -31,7 +30,7 @@ from ..settings import DEVICES, device_index_setting, tiling_settings
 from .base import GlfcrAlgorithm
 from .natural_colour import is_l1c_raster, natural_colour_style, project_layers_of
 from .output_layers import LayerStyle, input_layer_name, name_and_style_output
-from .weights import default_weights_path, missing_weights_message, weights_file_problem
+from .weights import checkpoint_parameter, default_weights_path, missing_weights_message, weights_file_problem
 
 # core.inference.PRECISIONS, spelled out here because that module needs torch
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "float16")
@@ -71,7 +70,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "image</b>: 2-band Sentinel-1 GRD raster, VV and VH backscatter in dB, acquired close in time. It"
             " may have another CRS, resolution or extent: it is resampled (bilinear) onto the cloudy image's "
             "grid on the fly. Where it does not cover the cloudy image the output is nodata. "
-            "<b>Checkpoint</b> (required): the GLF-CR weights, e.g. the authors' pretrained CR_net.pth, "
+            "<b>Checkpoint</b> (required unless a default is set): the GLF-CR weights, e.g. the authors' pretrained CR_net.pth, "
             "downloaded from the link in the README of https://github.com/xufangchn/GLF-CR. Set it once in "
             "Settings > Options > Processing > Providers > GLF-CR (with the default device, tile size and "
             "overlap); the environment variable GLFCR_WEIGHTS overrides that default."
@@ -108,15 +107,8 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         self.addParameter(
             QgsProcessingParameterRasterLayer(self.SAR, self.tr("Sentinel-1 SAR image (VV, VH in dB)"))
         )
-        # required: the default (provider setting or GLFCR_WEIGHTS) fills it in when one is set
         self.addParameter(
-            QgsProcessingParameterFile(
-                self.WEIGHTS,
-                self.tr("GLF-CR checkpoint (e.g. CR_net.pth)"),
-                behavior=QgsProcessingParameterFile.File,
-                extension="pth",
-                defaultValue=default_weights_path() or None,
-            )
+            checkpoint_parameter(self.WEIGHTS, self.tr("GLF-CR checkpoint (CR_net.pth)"), extension="pth")
         )
         self.addParameter(
             QgsProcessingParameterEnum(

@@ -12,6 +12,9 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
+
+from qgis.core import QgsProcessingParameterFile
 
 from ..settings import LEGACY_CHECKPOINT_KEY, checkpoint_setting, set_checkpoint_setting
 
@@ -35,6 +38,29 @@ def default_weights_path() -> str:
 def set_default_weights_path(path: str) -> None:
     """Make ``path`` the default checkpoint of every algorithm (the provider setting on the options page)."""
     set_checkpoint_setting(path)
+
+
+def checkpoint_parameter(name: str, description: str, **file_options: Any) -> QgsProcessingParameterFile:
+    """The checkpoint parameter of an algorithm: it shows the default, and is required when there is none.
+
+    It is optional only while a default exists (``default_weights_path``): qgis_process (3.22) checks a
+    required file parameter without its default, so it would refuse runs that rely on
+    ``GLFCR_WEIGHTS`` or the setting; the run then takes the default.
+
+    Args:
+        name: the parameter name.
+        description: its label.
+        **file_options: more ``QgsProcessingParameterFile`` options (``extension``, ``fileFilter``).
+    """
+    default = default_weights_path()
+    return QgsProcessingParameterFile(
+        name,
+        description,
+        behavior=QgsProcessingParameterFile.File,
+        defaultValue=default or None,
+        optional=bool(default),
+        **file_options,
+    )
 
 
 def missing_weights_message() -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import RecordingFeedback, processing_run, run_qgis_process
-from network_fixtures import REFERENCE_CHECKPOINT
+from network_fixtures import REFERENCE_CHECKPOINT, reference_model
 from scene_rasters import optical_dn, write_raster
 from test_evaluate import FALL, WINTER, result_triplet
 from test_metrics import REFERENCE, SAMPLES, authors_psnr, authors_ssim
@@ -108,7 +108,6 @@ def test_evaluate_rejects_other_grids(qgis_app, tmp_path):
 
 
 def test_evaluatedataset_real_checkpoint_reproduces_the_authors_test(qgis_app, tmp_path):
-    from glfcr_qgis.core import load_model
     from glfcr_qgis.core.evaluation.dataset_evaluation import load_triplet
 
     feedback = RecordingFeedback()
@@ -133,7 +132,7 @@ def test_evaluatedataset_real_checkpoint_reproduces_the_authors_test(qgis_app, t
     # independently: the authors' crop, network and metrics
     cloudy, sar, cloudfree = (torch.from_numpy(a)[None] for a in load_triplet(result_triplet(FALL)))
     with torch.no_grad():
-        output = load_model(REFERENCE_CHECKPOINT)(cloudy, sar)
+        output = reference_model()(cloudy, sar)
     expected_psnr, expected_ssim = authors_psnr(output, cloudfree), authors_ssim(output, cloudfree).item()
     assert results["IMAGE_COUNT"] == 1
     assert results["PSNR"] == pytest.approx(expected_psnr, abs=1e-6)
