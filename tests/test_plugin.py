@@ -194,6 +194,8 @@ def test_zip_install_without_torch_fails_with_one_sentence(zip_install, tmp_path
             "run", "glfcr:removeclouds", "--",
             f"CLOUDY={samples / 's2_cloudy' / SAMPLE}",
             f"SAR={samples / 's1' / SAMPLE}",
+            # required without a default (qgis_process checks that before the algorithm's own checks)
+            f"WEIGHTS={shared_dir / 'reference' / 'glfcr_random_ckpt.pth'}",
             f"OUTPUT={tmp_path / 'cloud_free.tif'}",
         ],
         extra_env=_blocked_torch_env(tmp_path), timeout=120, plugin_dir=zip_install, config_dir=config,
