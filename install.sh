@@ -23,12 +23,15 @@ apt-get install -y -q --no-install-recommends \
 if [ ! -x .venv/bin/python ]; then
     /usr/bin/python3 -m venv --system-site-packages .venv
 fi
+# The torch version the plugin is tested with: glfcr_qgis/tested_versions.txt is the one place naming it
+# (the Install dependencies algorithm reads it too).
+torch_pin=$(awk '$2 == "always" && $1 ~ /^torch==/ {print $1}' glfcr_qgis/tested_versions.txt)
 # A constraint keeps pip from replacing Debian's numpy 1.24 (GDAL's bindings need it) or torch.
 cat > .venv/constraints.txt <<TXT
 numpy==$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)')
-torch==2.13.0
+${torch_pin}
 TXT
-.venv/bin/pip install -q -c .venv/constraints.txt torch==2.13.0 pytest psutil
+.venv/bin/pip install -q -c .venv/constraints.txt "$torch_pin" pytest psutil
 
 # Deploy: the default profile's plugin folder gets a link to the package, so QGIS and qgis_process
 # load this checkout; the plugin finds .venv through that link (glfcr_qgis/dependencies.py).

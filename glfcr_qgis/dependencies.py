@@ -1,30 +1,42 @@
 """Finding the plugin's Python dependencies (PyTorch) from inside QGIS's own Python.
 
-QGIS runs the plugin with the system Python, which has no torch; ``install.sh`` puts torch in the
-checkout's ``.venv`` and links the package into the QGIS profile, so the venv is found through the
-link. A ZIP install has no venv: ``GLFCR_PYTHONPATH`` names where torch lives instead.
+QGIS runs the plugin with its own Python, which has no torch. Three places can hold it, all appended
+to ``sys.path`` after QGIS's own entries (so QGIS's numpy and GDAL bindings always win):
+
+- the profile's dependency folder ``<profile>/python/glfcr_dependencies/py311`` that *Install
+  dependencies* (``glfcr:installdependencies``) fills; added when the plugin loads
+  (``add_profile_dependencies``),
+- the checkout's ``.venv`` that ``install.sh`` makes, found through the link in the QGIS profile,
+- folders named by ``GLFCR_PYTHONPATH``.
+
 No qgis import here: ``glfcr_qgis/__init__.py`` calls this before anything else loads.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .core.errors import MissingDependencyError
+from .core.setup.folders import PENDING_SUFFIX, activate_pending, dependency_folder
 
 EXTRA_PATH_ENV = "GLFCR_PYTHONPATH"
 # Set to 1 to ignore the checkout's .venv (to see what a user without torch sees).
 NO_VENV_ENV = "GLFCR_NO_VENV"
 
 MISSING_TORCH_MESSAGE = (
-    "PyTorch (the Python package 'torch') is not installed for QGIS's Python: run ./install.sh in "
-    "the glfcr_qgis checkout (or `pip install torch` into QGIS's Python, or point the environment "
-    f"variable {EXTRA_PATH_ENV} at a site-packages folder holding torch) and restart QGIS."
+    "PyTorch (the Python package 'torch') is not installed for QGIS's Python: run the algorithm "
+    "GLF-CR cloud removal > Setup > Install dependencies (glfcr:installdependencies; in a checkout, "
+    "./install.sh), "
+    f"or point the environment variable {EXTRA_PATH_ENV} at a site-packages folder holding torch."
 )
+# Called (without arguments) when an algorithm finds torch missing; the desktop GUI offers the install.
+_missing_torch_listeners: list[Callable[[], None]] = []
 
 
 def venv_site_packages(package_dir: Path | None = None) -> list[Path]:
@@ -128,6 +140,7 @@ def require_torch() -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
+        announce_missing_torch()
         raise MissingDependencyError(MISSING_TORCH_MESSAGE) from None
 
 
@@ -135,3 +148,59 @@ def is_missing_torch(err: BaseException) -> bool:
     """Whether an ImportError is about torch itself (not some other missing module)."""
     name = getattr(err, "name", None) or ""
     return isinstance(err, ImportError) and (name == "torch" or name.startswith("torch."))
+
+
+def profile_dependency_folder(profile_dir: str | os.PathLike[str]) -> Path:
+    """The dependency folder of a profile for this Python: ``<profile>/python/glfcr_dependencies/py311``."""
+    return dependency_folder(profile_dir, (sys.version_info.major, sys.version_info.minor))
+
+
+def add_profile_dependencies(profile_dir: str | os.PathLike[str]) -> Path:
+    """Put the profile's dependency folder on ``sys.path`` (appended), activating a pending install first.
+
+    Called when the plugin loads, before anything imports torch. The folder is appended even before
+    it exists, so an install later in the session is found without restarting QGIS.
+
+    Returns:
+        The folder.
+    """
+    folder = profile_dependency_folder(profile_dir)
+    activate_pending(folder)
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    return folder
+
+
+def refresh_after_install(folder: str | os.PathLike[str]) -> bool:
+    """Make a freshly installed dependency folder importable in this QGIS session.
+
+    Returns:
+        True when torch can now be imported without restarting QGIS; False when a restart is needed
+        (torch was already imported from elsewhere, or the install waits to replace a folder in use).
+    """
+    folder = str(folder)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    # forget the finders' listings of the folder taken before the install (and the "not there" answers)
+    importlib.invalidate_caches()
+    if "torch" in sys.modules or Path(folder + PENDING_SUFFIX).exists():
+        return False  # the torch in memory is the old one, or the new folder waits for a restart
+    return torch_available()
+
+
+def on_missing_torch(listener: Callable[[], None]) -> None:
+    """Register ``listener`` to be called when an algorithm finds torch missing (the GUI's install offer)."""
+    if listener not in _missing_torch_listeners:
+        _missing_torch_listeners.append(listener)
+
+
+def forget_missing_torch_listener(listener: Callable[[], None]) -> None:
+    """Unregister a listener added with ``on_missing_torch`` (at plugin unload)."""
+    if listener in _missing_torch_listeners:
+        _missing_torch_listeners.remove(listener)
+
+
+def announce_missing_torch() -> None:
+    """Tell the listeners that an algorithm needed torch and found it missing."""
+    for listener in list(_missing_torch_listeners):
+        listener()

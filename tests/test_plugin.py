@@ -69,10 +69,10 @@ def test_unload_removes_the_provider_and_init_processing_restores_it(qgis_app):
 def test_algorithms_follow_the_qgis_shape(qgis_app, algorithm_class):
     algorithm = algorithm_class()
     assert re.fullmatch(r"[a-z0-9]+", algorithm.name())
-    evaluation = algorithm.name() in ("evaluate", "evaluatedataset")
-    assert (algorithm.groupId(), algorithm.group()) == (
-        ("evaluation", "Evaluation") if evaluation else ("cloudremoval", "Cloud removal")
-    )
+    groups = {"cloudremoval": "Cloud removal", "evaluation": "Evaluation", "setup": "Setup"}
+    assert groups.get(algorithm.groupId()) == algorithm.group()
+    # the two evaluation algorithms, and only they, in the Evaluation group
+    assert (algorithm.groupId() == "evaluation") == (algorithm.name() in ("evaluate", "evaluatedataset"))
     assert algorithm.displayName() and algorithm.shortHelpString()
     assert type(algorithm.createInstance()) is algorithm_class
     algorithm.initAlgorithm({})
@@ -129,6 +129,17 @@ def test_pb_tool_lists_every_module_of_the_plugin():
         if "__pycache__" not in path.parts
     }
     assert python_modules <= listed
+
+
+def test_pb_tool_lists_every_resource_the_plugin_reads():
+    """Styles and other data files the code opens at run time travel in the ZIP too."""
+    listed = {path.as_posix() for path in plugin_files()}
+    resources = {
+        path.relative_to(PLUGIN_DIR).as_posix()
+        for path in PLUGIN_DIR.rglob("*")
+        if path.suffix in {".qml", ".cu", ".svg", ".png", ".txt", ".json"} and "__pycache__" not in path.parts
+    }
+    assert resources <= listed
 
 
 def test_qgis_process_lists_the_algorithms_of_this_checkout():

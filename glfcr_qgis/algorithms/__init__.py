@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from .base import GlfcrAlgorithm
 from .cloud_mask import CloudMaskAlgorithm
+from .download_weights import DownloadWeightsAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .evaluate_dataset import EvaluateDatasetAlgorithm
+from .install_dependencies import InstallDependenciesAlgorithm
+from .prepare_sentinel1 import PrepareSentinel1Algorithm
 from .remove_clouds import RemoveCloudsAlgorithm
 
 ALGORITHMS: list[type[GlfcrAlgorithm]] = [
     CloudMaskAlgorithm,
     EvaluateAlgorithm,
     EvaluateDatasetAlgorithm,
+    PrepareSentinel1Algorithm,
     RemoveCloudsAlgorithm,
+    InstallDependenciesAlgorithm,
+    DownloadWeightsAlgorithm,
 ]

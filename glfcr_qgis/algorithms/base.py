@@ -17,7 +17,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import GlfcrError, GlfcrWarning
-from ..dependencies import MISSING_TORCH_MESSAGE, is_missing_torch, require_torch
+from ..dependencies import MISSING_TORCH_MESSAGE, announce_missing_torch, is_missing_torch, require_torch
 from ..version import plugin_icon_path, plugin_metadata
 
 
@@ -104,6 +104,7 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
                 raise QgsProcessingException(str(err)) from None
             except ImportError as err:
                 if is_missing_torch(err):
+                    announce_missing_torch()
                     raise QgsProcessingException(MISSING_TORCH_MESSAGE) from None
                 raise
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +17,28 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsProject,
-    QgsRasterLayer,
 )
 
-from ..core.errors import CheckpointError, GlfcrError
+from ..core.errors import CheckpointError, GlfcrError, GlfcrWarning
 from ..core.io.alignment import check_overlap
 from ..core.io.raster_io import open_raster
+from ..core.io.sentinel1.inputs import open_sar_source
 from ..core.scene.output_writer import OUTPUT_TYPES
 from ..core.scene.pipeline import DEFAULT_BATCH_SIZE, remove_clouds
 from ..core.scene.tiling import validate_tiling
-from ..dependencies import MISSING_TORCH_MESSAGE, torch_available
+from ..dependencies import MISSING_TORCH_MESSAGE, announce_missing_torch, torch_available
 from ..settings import DEVICES, device_index_setting, tiling_settings
 from .base import GlfcrAlgorithm
 from .natural_colour import is_l1c_raster, natural_colour_style, project_layers_of
 from .output_layers import LayerStyle, input_layer_name, name_and_style_output
+from .sar_inputs import (
+    check_parameter_values,
+    is_product_value,
+    raster_or_product_path,
+    sar_scale_parameter,
+    sar_vh_parameter,
+    scale_value,
+)
 from .weights import checkpoint_parameter, default_weights_path, missing_weights_message, weights_file_problem
 
 # core.inference.PRECISIONS, spelled out here because that module needs torch
@@ -41,6 +50,8 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
 
     CLOUDY = "CLOUDY"
     SAR = "SAR"
+    SAR_VH = "SAR_VH"
+    SAR_SCALE = "SAR_SCALE"
     WEIGHTS = "WEIGHTS"
     DEVICE = "DEVICE"
     TILE_SIZE = "TILE_SIZE"
@@ -67,9 +78,25 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "<h3>Inputs</h3>"
             "<b>Cloudy image</b>: 13-band Sentinel-2 L1C raster, bands B1..B12 in order (B8A after B8), "
             "digital numbers (reflectance x 10000). L2A products lack B10 and cannot be used. <b>SAR "
-            "image</b>: 2-band Sentinel-1 GRD raster, VV and VH backscatter in dB, acquired close in time. It"
-            " may have another CRS, resolution or extent: it is resampled (bilinear) onto the cloudy image's "
-            "grid on the fly. Where it does not cover the cloudy image the output is nodata. "
+            "image</b>: Sentinel-1 VV and VH backscatter acquired close in time, as the network was "
+            "trained on it: sigma0 in dB. It may have another CRS, resolution or extent: it is resampled "
+            "(bilinear, in dB) onto the cloudy image's grid on the fly. Where it does not cover the cloudy "
+            "image the output is nodata. It may come as<ul><li>a raster with VV and VH bands, found by "
+            "their names (VV, VH, Sigma0_VV_db, Gamma0_VH, ...), else taken in order with a warning; VV "
+            "only or HH/HV is refused;</li><li>VV and VH as two files: VV as SAR image, VH as <b>VH as a "
+            "separate file</b> (RTC products);</li><li>a Sentinel-1 GRD product (IW GRDH/GRDM, VV+VH): its "
+            ".zip, or its .SAFE folder (in the dialog browse to the manifest.safe inside it). Its digital "
+            "numbers are calibrated to sigma0 = (DN^2 - noise) / A^2 with the product's calibration and "
+            "thermal noise tables and placed with its geolocation grid (thin-plate spline). <b>There is no "
+            "terrain correction</b>: on slopes the SAR is displaced by about h / tan(incidence); use a "
+            "terrain-corrected product there.</li></ul><b>SAR scale</b>: auto reads the band names, units "
+            "and metadata (SNAP's Sigma0_VV_db is dB, Sigma0_VV linear power; ASF and OPERA RTC names), "
+            "else the values (dB is mostly negative, linear power and amplitude are positive and differ by "
+            "a square); when it cannot tell, set dB, linear power or amplitude. Gamma0 (RTC products) is "
+            "converted to sigma0 with the incidence angle when the input gives one (a band named "
+            "incidence_angle or angle, or a tag INCIDENCE_ANGLE); otherwise it is used as is with a "
+            "warning (it reads 0.6 to 1.6 dB above sigma0). The scale and convention used are logged and "
+            "recorded in the output's metadata. "
             "<b>Checkpoint</b> (required unless a default is set): the GLF-CR weights, e.g. the authors' "
             "pretrained CR_net.pth, downloaded from the link in the README of "
             "https://github.com/xufangchn/GLF-CR. Set it once in Settings > Options > Processing > "
@@ -106,8 +133,12 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             QgsProcessingParameterRasterLayer(self.CLOUDY, self.tr("Cloudy Sentinel-2 L1C image (13 bands)"))
         )
         self.addParameter(
-            QgsProcessingParameterRasterLayer(self.SAR, self.tr("Sentinel-1 SAR image (VV, VH in dB)"))
+            QgsProcessingParameterRasterLayer(
+                self.SAR, self.tr("Sentinel-1 SAR image (VV, VH raster, or GRD product .zip / manifest.safe)")
+            )
         )
+        self.addParameter(sar_vh_parameter(self, self.SAR_VH))
+        self.addParameter(sar_scale_parameter(self, self.SAR_SCALE))
         self.addParameter(
             checkpoint_parameter(self.WEIGHTS, self.tr("GLF-CR checkpoint (CR_net.pth)"), extension="pth")
         )
@@ -183,6 +214,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802
         # Processing greys the algorithm out with this sentence, and qgis_process stops with it
         if not torch_available():
+            announce_missing_torch()  # the desktop offers to install it
             return False, MISSING_TORCH_MESSAGE
         return True, ""
 
@@ -192,11 +224,11 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         # Runs on the interface thread when the analyst presses Run: reads headers only, never torch.
         if not torch_available():
             return False, MISSING_TORCH_MESSAGE
-        # before QGIS's generic "missing parameter": this one says where to download the checkpoint
+        # before the generic "incorrect parameter value": this one says where to download the checkpoint
         problem = weights_file_problem(self._weights(parameters, context))
         if problem:
             return False, problem
-        ok, message = super().checkParameterValues(parameters, context)
+        ok, message = check_parameter_values(self, parameters, context, product_parameters=[self.SAR])
         if not ok:
             return ok, message
         try:
@@ -217,11 +249,14 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         return True, ""
 
     def _input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
-        """Open both inputs as the run will (band counts, overlap); raises GlfcrError or names a problem."""
-        paths = {}
-        for name, role in ((self.CLOUDY, "cloudy optical"), (self.SAR, "SAR")):
+        """Open the inputs as the run will (bands, SAR scale, overlap); raise GlfcrError or name a problem."""
+        for name, role in ((self.CLOUDY, "cloudy optical"), (self.SAR, "SAR"), (self.SAR_VH, "VH")):
+            if name == self.SAR and is_product_value(parameters.get(name)):
+                continue
             layer = self.parameterAsRasterLayer(parameters, name, context)
             if layer is None:
+                if name == self.SAR_VH:
+                    continue
                 return self.tr(
                     "Cannot read the {role} raster {value}: check that the file exists and is a raster GDAL "
                     "can read."
@@ -231,12 +266,22 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                     "The {role} image must be a raster file (GDAL), not a {provider} layer: export it to "
                     "GeoTIFF."
                 ).format(role=role, provider=layer.providerType())
-            paths[name] = layer.source()
+        sar_vh = raster_or_product_path(self, parameters, self.SAR_VH, context) or None
         with (
-            open_raster(paths[self.CLOUDY], role="cloudy optical", expected_bands=13) as optical,
-            open_raster(paths[self.SAR], role="SAR", expected_bands=2) as sar,
+            warnings.catch_warnings(),  # the run shows them; the check would show each twice
+            open_raster(
+                raster_or_product_path(self, parameters, self.CLOUDY, context),
+                role="cloudy optical",
+                expected_bands=13,
+            ) as optical,
         ):
-            check_overlap(optical, sar)
+            warnings.simplefilter("ignore", GlfcrWarning)
+            with open_sar_source(
+                raster_or_product_path(self, parameters, self.SAR, context),
+                vh_path=sar_vh,
+                scale=scale_value(self, parameters, self.SAR_SCALE, context),
+            ) as sar:
+                check_overlap(optical, sar)
         return ""
 
     def _weights(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
@@ -246,8 +291,9 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         cloudy_layer = self.parameterAsRasterLayer(parameters, self.CLOUDY, context)
-        cloudy = self._layer_source(parameters, self.CLOUDY, context)
-        sar = self._layer_source(parameters, self.SAR, context)
+        cloudy = raster_or_product_path(self, parameters, self.CLOUDY, context)
+        sar = raster_or_product_path(self, parameters, self.SAR, context)
+        sar_vh = raster_or_product_path(self, parameters, self.SAR_VH, context) or None
         weights = self._weights(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         self.require_torch()
@@ -267,10 +313,13 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 keep_clear=self.parameterAsBoolean(parameters, self.KEEP_CLEAR, context),
                 cog=self.parameterAsBoolean(parameters, self.COG, context),
                 precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+                sar_scale=scale_value(self, parameters, self.SAR_SCALE, context),
+                sar_vh_path=sar_vh,
                 progress=hooks.progress,
                 is_canceled=hooks.is_canceled,
             )
         timings = result.timings
+        feedback.pushInfo(result.sar_summary)
         feedback.pushInfo(
             self.tr(
                 "{run} of {tiles} tiles of {size} px (overlap {overlap} px) on {device}; network cost "
@@ -298,10 +347,6 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         name = self.tr("{layer} cloud-free").format(layer=input_layer_name(cloudy_layer, Path(cloudy).stem))
         name_and_style_output(context, output, name, style)
         return {self.OUTPUT: output}
-
-    def _layer_source(self, parameters: dict[str, Any], name: str, context: QgsProcessingContext) -> str:
-        layer: QgsRasterLayer | None = self.parameterAsRasterLayer(parameters, name, context)
-        return layer.source() if layer is not None else str(parameters.get(name, ""))
 
 
 def _with_cloudy_input_in_natural_colour(layer_id: str, source: str) -> LayerStyle:

@@ -3,7 +3,8 @@
 One subpackage per concern (``docs/architecture.md`` is the map):
 
 - ``model``: the GLF-CR network, its dynamic filter, checkpoints, device choice and inference (torch).
-- ``io``: raster reading and writing, SAR-onto-optical alignment, normalisation, band checks.
+- ``io``: raster reading and writing, SAR-onto-optical alignment, normalisation, band checks; Sentinel-1
+  inputs in any scale and GRD products (``io.sentinel1``).
 - ``scene``: whole scenes: tiling and blending, the cloud-removal pipeline, the cloud/shadow mask.
 - ``evaluation``: metrics, layer evaluation, SEN12MS-CR listing and evaluation, reports.
 
@@ -17,9 +18,11 @@ from .errors import (
     CheckpointError,
     DatasetError,
     DeviceError,
+    DownloadError,
     GlfcrError,
     GlfcrWarning,
     InputRasterError,
+    InstallError,
     MissingDependencyError,
     NoOverlapError,
     OutputWriteError,
@@ -41,6 +44,8 @@ _LAZY = {
     "remove_clouds": "scene.pipeline",
     "RemoveCloudsResult": "scene.pipeline",
     "cloud_mask": "scene.cloud_masking",
+    "prepare_sentinel1": "io.sentinel1.preparation",
+    "open_sar_source": "io.sentinel1.inputs",
     "CloudMaskResult": "scene.cloud_masking",
     "cloud_shadow_mask": "scene.cloud_detector",
     "psnr": "evaluation.metrics",
@@ -58,9 +63,11 @@ __all__ = [
     "CheckpointError",
     "DatasetError",
     "DeviceError",
+    "DownloadError",
     "GlfcrError",
     "GlfcrWarning",
     "InputRasterError",
+    "InstallError",
     "MissingDependencyError",
     "NoOverlapError",
     "OutputWriteError",

@@ -57,3 +57,15 @@ class GlfcrWarning(UserWarning):
 
 class ParameterValueError(GlfcrError, ValueError):
     """An option of an operation is outside the range it accepts."""
+
+
+class InstallError(GlfcrError, RuntimeError):
+    """Installing the plugin's Python dependencies failed; ``log`` holds what pip printed."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
+class DownloadError(GlfcrError, OSError):
+    """A file could not be downloaded, or what arrived is not what was asked for."""

@@ -269,17 +269,22 @@ def test_partial_sar_coverage_warns_and_writes_nodata_outside(tmp_path: Path) ->
     assert result.covered_fraction == pytest.approx(0.5, abs=0.02)
 
 
-def test_band_descriptions_in_another_order_warn(tmp_path: Path) -> None:
-    optical = write_raster(
-        tmp_path / "cloudy.tif",
-        optical_dn(16, 16),
-        descriptions=[f"B{i:02d}" for i in range(12, 0, -1)] + ["B8A"],
-    )
-    sar = write_raster(tmp_path / "sar.tif", sar_db(16, 16), descriptions=["VH", "VV"])
+def test_optical_band_descriptions_in_another_order_warn_and_sar_bands_are_found_by_name(
+    tmp_path: Path,
+) -> None:
+    optical_values = optical_dn(16, 16)
+    reversed_names = [f"B{i:02d}" for i in range(12, 0, -1)] + ["B8A"]
+    optical = write_raster(tmp_path / "cloudy.tif", optical_values, descriptions=reversed_names)
+    sar_values = sar_db(16, 16)
+    # VH first: the SAR bands are picked by their names, not their positions
+    sar = write_raster(tmp_path / "sar.tif", sar_values[::-1].copy(), descriptions=["VH", "VV"])
     with pytest.warns(GlfcrWarning) as record:
-        remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "out.tif", device="cpu")
+        result = remove_clouds(
+            optical, sar, PointwiseStandIn(), tmp_path / "out.tif", device="cpu", output_type="Float32"
+        )
     messages = " ".join(str(w.message) for w in record)
-    assert "band 1 is described as 'B12'" in messages and "band 1 is described as 'VH'" in messages
+    assert "band 1 is described as 'B12'" in messages and "SAR" not in messages
+    np.testing.assert_allclose(read(result.output_path), pointwise_dn(optical_values, sar_values), atol=0.1)
 
 
 def test_band_descriptions_in_the_right_order_do_not_warn(tmp_path: Path) -> None:
@@ -431,7 +436,7 @@ def test_twelve_band_optical_is_refused_with_the_l1c_hint(tmp_path: Path) -> Non
 def test_sar_with_wrong_band_count_is_refused(tmp_path: Path) -> None:
     optical = write_raster(tmp_path / "cloudy.tif", optical_dn(16, 16))
     sar = write_raster(tmp_path / "sar.tif", sar_db(16, 16)[:1])
-    with pytest.raises(InputRasterError, match="VV, VH"):
+    with pytest.raises(InputRasterError, match="has 1 backscatter band; GLF-CR needs VV and VH"):
         remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "out.tif", device="cpu")
 
 

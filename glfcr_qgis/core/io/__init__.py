@@ -1,4 +1,6 @@
-"""Reading and writing rasters: raster I/O, SAR-onto-optical alignment, normalisation, band-order checks.
+"""Reading and writing rasters: raster I/O, grids, SAR-onto-optical alignment, normalisation, band order.
+
+Sentinel-1 inputs (any scale, VV/VH in two files, GRD products) are in the ``sentinel1`` subpackage.
 
 Public names are re-exported here and imported on first use (PEP 562), so importing one module
 of this package does not import the others.
@@ -22,12 +24,14 @@ _EXPORTS = {
     "nodata_mask": "raster_io",
     "sha256_file": "raster_io",
     "set_band_descriptions": "raster_io",
-    "COVERAGE_GRID_SIDE": "alignment",
+    "COVERAGE_GRID_SIDE": "grids",
+    "coarse_grid": "grids",
+    "BLOCK_SHAPE": "alignment",
     "FULL_COVERAGE": "alignment",
-    "same_grid": "alignment",
+    "same_grid": "grids",
     "check_overlap": "alignment",
     "SarOnOpticalGrid": "alignment",
-    "estimate_coverage": "alignment",
+    "estimate_coverage": "grids",
     "S2_L1C_BANDS": "normalization",
     "S1_BANDS": "normalization",
     "OPTICAL_SCALE": "normalization",

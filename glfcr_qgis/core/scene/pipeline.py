@@ -29,13 +29,14 @@ from ...version import plugin_version
 from ..errors import GlfcrWarning, OutputWriteError, ParameterValueError
 from ..io.alignment import SarOnOpticalGrid
 from ..io.band_order import warn_on_band_order
-from ..io.normalization import S1_BANDS, S2_L1C_BANDS
+from ..io.normalization import S2_L1C_BANDS
 from ..io.raster_io import (
     atomic_output,
     open_raster,
     output_profile,
     sha256_file,
 )
+from ..io.sentinel1.inputs import open_sar_source
 from .cloud_detector import scene_shadow_statistics
 from .keep_clear import ClearPixelShare
 from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_dtype, output_nodata, scratch_path
@@ -80,6 +81,7 @@ class RemoveCloudsResult:
         covered_fraction: estimated fraction of the optical grid covered by the SAR.
         valid_fraction: fraction of output pixels that hold data (not nodata).
         sar_resampled: whether the SAR was resampled onto the optical grid.
+        sar_summary: the SAR input and how it became sigma0 dB (scale, convention, calibration).
         device: the torch device the network ran on.
         checkpoint_sha256: SHA-256 of the checkpoint file ("" when a model object was passed).
         timings: seconds per stage.
@@ -98,6 +100,7 @@ class RemoveCloudsResult:
     device: str
     checkpoint_sha256: str
     timings: StageTimings = field(default_factory=StageTimings)
+    sar_summary: str = ""
 
 
 def remove_clouds(
@@ -114,6 +117,8 @@ def remove_clouds(
     keep_clear: bool = False,
     cog: bool = False,
     precision: str = "float32",
+    sar_scale: str = "auto",
+    sar_vh_path: PathLike | None = None,
     progress: ProgressCallback | None = None,
     is_canceled: CancelCheck | None = None,
 ) -> RemoveCloudsResult:
@@ -125,8 +130,11 @@ def remove_clouds(
 
     Args:
         cloudy_path: Sentinel-2 L1C raster, 13 bands in the order B1..B12 with B8A after B8, DN.
-        sar_path: Sentinel-1 GRD raster, 2 bands VV, VH in dB; any CRS, resolution or extent that overlaps
-            the optical raster (it is resampled bilinearly onto the optical grid when the grids differ).
+        sar_path: Sentinel-1 VV and VH: a raster (bands found by name, else VV then VH; dB, linear power or
+            amplitude; sigma0, or gamma0 converted with its incidence angle), or a GRD product (``.zip``,
+            ``.SAFE``) calibrated to sigma0 and placed by its geolocation grid, without terrain correction.
+            Any CRS, resolution or extent that overlaps the optical raster: it is resampled (bilinear, in
+            dB) onto the optical grid window by window.
         weights: GLF-CR checkpoint file, or an already loaded model taking normalised
             (B, 13, H, W) and (B, 2, H, W) tensors (it is moved to ``device``).
         output_path: GeoTIFF to write (``.tif``); written to a temporary file and moved into place.
@@ -140,6 +148,9 @@ def remove_clouds(
         cog: write a Cloud Optimized GeoTIFF with overviews.
         precision: "float32" (exact), "bfloat16" or "float16" (CUDA only): autocast of the network's
             convolutions and matrix products (see ``core.inference.predict``).
+        sar_scale: "auto" (from the SAR's metadata, else its values), "db", "linear" (power) or
+            "amplitude"; recorded in the output's metadata with the convention.
+        sar_vh_path: a separate raster holding VH, when ``sar_path`` holds VV only.
         progress: called with the fraction done, 0..1, after every stage of the network (several times
             per tile) and every block of the cloud-mask pass.
         is_canceled: polled between the network's stages and the cloud-mask pass's blocks; when it
@@ -153,8 +164,8 @@ def remove_clouds(
         InputRasterError: wrong band counts, or grids that cannot be related.
         NoOverlapError: the SAR does not overlap the optical raster.
         TileSizeError: unusable tile size or overlap.
-        ParameterValueError: batch size below 1, an unknown output type or precision, or bfloat16 on a
-            CPU without native bfloat16 (float32 is faster there).
+        ParameterValueError: batch size below 1, an unknown output type, precision or SAR scale, a SAR
+            scale "auto" cannot tell, or bfloat16 on a CPU without native bfloat16 (float32 is faster).
         CheckpointError: the weights cannot be read or are not GLF-CR's.
         DeviceError: the device is not available.
         OutputWriteError: the output cannot be written.
@@ -180,10 +191,9 @@ def remove_clouds(
 
     with (
         open_raster(cloudy_path, role="cloudy optical", expected_bands=len(S2_L1C_BANDS)) as optical,
-        open_raster(sar_path, role="SAR", expected_bands=len(S1_BANDS)) as sar,
+        open_sar_source(sar_path, vh_path=sar_vh_path, scale=sar_scale) as sar,
     ):
         warn_on_band_order(optical.descriptions, S2_L1C_BANDS, role="cloudy optical")
-        warn_on_band_order(sar.descriptions, S1_BANDS, role="SAR")
         grid = TileGrid.for_scene(optical.height, optical.width, tile_size, overlap)
         with SarOnOpticalGrid(optical, sar) as aligned:
             model, checksum = _prepare_model(weights, torch_device)
@@ -213,6 +223,7 @@ def remove_clouds(
             tags = output_tags(
                 grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled, precision=precision
             )
+            tags.update(sar.tags)
             profile = output_profile(
                 optical.profile,
                 count=len(S2_L1C_BANDS),
@@ -223,7 +234,8 @@ def remove_clouds(
                 # deflate is the slowest part of writing; GDAL spreads it over the cores
                 num_threads="ALL_CPUS",
             )
-            with atomic_output(output_path, inputs=[cloudy_path, sar_path]) as temp:
+            inputs = [path for path in (cloudy_path, sar_path, sar_vh_path) if path]
+            with atomic_output(output_path, inputs=inputs) as temp:
                 if cog:
                     with scratch_path(temp) as plain:
                         run.write(plain, profile, tags)
@@ -252,6 +264,7 @@ def remove_clouds(
         device=str(torch_device),
         checkpoint_sha256=checksum,
         timings=timings,
+        sar_summary=sar.summary,
     )
 
 
