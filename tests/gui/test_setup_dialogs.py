@@ -185,3 +185,7 @@ def test_the_install_offer_appears_once_when_an_algorithm_misses_torch(qgis_app,
     finally:
         entry_points.unload()
     assert iface.menu[MENU] == []
+    # unload forgets the listener: a later missing torch must not reach the unloaded (deleted) objects
+    from glfcr_qgis import dependencies
+
+    assert dependencies._missing_torch_listeners == []
