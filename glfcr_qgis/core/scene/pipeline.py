@@ -46,7 +46,7 @@ from .mask_methods import DEFAULT_MASK_METHOD, check_mask_method, open_window_ma
 from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_nodata, scratch_path
 from .provenance import ProvenanceRecorder, new_provenance_raster
 from .run_settings import SETTINGS_TAG, check_settings, settings_record
-from .strip_runner import BatchPredictor, StageTimings, StripRunner
+from .strip_runner import BatchPredictor, StageTimings, StepCallback, StripRunner
 from .tiling import TileGrid
 
 if TYPE_CHECKING:  # torch is imported when a run starts, so the defaults here can be read without it
@@ -178,8 +178,10 @@ def remove_clouds(
         sar_vh_path: a separate raster holding VH, when ``sar_path`` holds VV only.
         extent: optional area of interest: only the window of the cloudy image covering it is read,
             processed and written (the output's transform is the window's).
-        progress: called with the fraction done, 0..1, after every batch.
-        is_canceled: polled before every batch; when it returns True the run stops and writes nothing.
+        progress: called with the fraction done, 0..1, after every stage of the network (several times
+            per tile) and every block of the cloud-mask pass.
+        is_canceled: polled between the network's stages and the cloud-mask pass's blocks; when it
+            returns True the run stops within seconds and writes nothing.
 
     Returns:
         What was done, with timings per stage.
@@ -190,7 +192,8 @@ def remove_clouds(
         NoOverlapError: the SAR does not overlap the optical raster.
         TileSizeError: unusable tile size or overlap.
         ParameterValueError: batch size below 1, an unknown output type, precision, mask method or SAR
-            scale, or a SAR scale "auto" cannot tell.
+            scale, a SAR scale "auto" cannot tell, or bfloat16 on a CPU without native bfloat16 (float32
+            is faster).
         MissingDependencyError: the s2cloudless mask method without its packages.
         CheckpointError: the weights cannot be read or are not GLF-CR's.
         DeviceError: the device is not available.
@@ -203,6 +206,7 @@ def remove_clouds(
         precision=precision,
     )  # fmt: skip
     mask_method = check_mask_method(mask_method)
+    torch_device = _device_for(device, precision)
     output_path = Path(output_path)
     provenance_path = Path(provenance_path) if provenance_path is not None else None
     for path in (output_path, provenance_path):
@@ -227,7 +231,7 @@ def remove_clouds(
         warn_on_band_order(optical.descriptions, S2_L1C_BANDS, role="cloudy optical")
         grid = TileGrid.for_scene(optical.height, optical.width, tile_size, overlap)
         with SarOnOpticalGrid(optical, sar) as aligned, ExitStack() as stack:
-            model, torch_device, checksum = _prepare_model(weights, device)
+            model, checksum = _prepare_model(weights, torch_device)
             masker = None
             if use_mask:
                 with timings.stage("mask"):
@@ -349,17 +353,23 @@ def output_tags(
     return tags
 
 
-def _prepare_model(
-    weights: PathLike | nn.Module, device: str | torch.device
-) -> tuple[nn.Module, torch.device, str]:
-    """Get the model in eval mode on the device, the device, and the checkpoint's SHA-256 ("" for a model)."""
+def _device_for(device: str | torch.device, precision: str) -> torch.device:
+    """The torch device named by ``device``, once ``precision`` is known to run well there."""
     from ..model.device import resolve_device
-    from ..model.inference import prepare_model
+    from ..model.inference import check_precision
 
     torch_device = resolve_device(device)
-    model = prepare_model(weights, torch_device)
+    check_precision(precision, torch_device)
+    return torch_device
+
+
+def _prepare_model(weights: PathLike | nn.Module, device: torch.device) -> tuple[nn.Module, str]:
+    """Get the model in eval mode on ``device`` and the checkpoint's SHA-256 ("" for a model object)."""
+    from ..model.inference import prepare_model
+
+    model = prepare_model(weights, device)
     checksum = sha256_file(weights) if isinstance(weights, str | os.PathLike) else ""
-    return model, torch_device, checksum
+    return model, checksum
 
 
 def _batch_predictor(model: nn.Module, device: torch.device, precision: str) -> BatchPredictor:
@@ -368,9 +378,9 @@ def _batch_predictor(model: nn.Module, device: torch.device, precision: str) -> 
 
     from ..model.inference import predict
 
-    def run(cloudy: np.ndarray, sar: np.ndarray) -> np.ndarray:
+    def run(cloudy: np.ndarray, sar: np.ndarray, on_step: StepCallback | None = None) -> np.ndarray:
         inputs = torch.from_numpy(cloudy).to(device), torch.from_numpy(sar).to(device)
-        return predict(model, *inputs, precision=precision).float().cpu().numpy()
+        return predict(model, *inputs, precision=precision, on_step=on_step).float().cpu().numpy()
 
     return run
 

@@ -37,7 +37,10 @@ from .tiling import TileGrid, reflect_index
 
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
-BatchPredictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# called with the fraction of one batch's forward pass done; it raises ProcessingCanceled to stop
+StepCallback = Callable[[float], None]
+# (cloudy, sar, on_step) -> prediction; on_step is called between the network's stages
+BatchPredictor = Callable[[np.ndarray, np.ndarray, StepCallback], np.ndarray]
 # extra outputs of finished rows: (top, count, valid, mask classes or None, prediction share or None)
 RowHook = Callable[[int, int, np.ndarray, "np.ndarray | None", "np.ndarray | None"], None]
 
@@ -171,11 +174,16 @@ class StripRunner:
         return cloudy[:, pick[0], pick[1]], sar[:, pick[0], pick[1]]
 
     def _run_batch(self, row: int, batch: list[tuple[int, np.ndarray, np.ndarray]]) -> None:
-        if self.is_canceled():
-            raise ProcessingCanceled("Remove Clouds was canceled; no output was written.")
+        def on_step(fraction: float) -> None:
+            # between the network's blocks: a cancel is honoured within a fraction of a tile
+            if self.is_canceled():
+                raise ProcessingCanceled("Remove Clouds was canceled; no output was written.")
+            self.progress((self.tiles_done + fraction * len(batch)) / self.grid.tile_count)
+
+        on_step(0.0)
         with self.timings.stage("infer"):
             prediction = self.predict(
-                np.stack([item[1] for item in batch]), np.stack([item[2] for item in batch])
+                np.stack([item[1] for item in batch]), np.stack([item[2] for item in batch]), on_step
             )
         with self.timings.stage("blend"):
             for (col, _, _), tile in zip(batch, prediction, strict=True):
