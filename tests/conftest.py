@@ -15,6 +15,11 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One OpenMP thread for torch here and in the qgis_process subprocesses (they inherit it), unless the
+# caller chose otherwise: on two cores shared with other processes, torch's second thread spins at
+# barriers waiting for a core, and a forward pass ran 2-3x slower with two threads than with one.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 from paths import REPO_ROOT, SHARED_DIR  # noqa: E402,F401  (re-exported for test modules)
 

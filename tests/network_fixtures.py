@@ -27,5 +27,17 @@ def reference_io() -> dict:
 
 
 @functools.lru_cache(maxsize=1)
+def reference_model() -> torch.nn.Module:
+    """The reference checkpoint as an eval-mode network on the CPU, loaded once per test session.
+
+    Shared by the tests that only run it (73 MB to read each time otherwise); tests of loading itself
+    call ``load_model``.
+    """
+    from glfcr_qgis.core.model.inference import prepare_model
+
+    return prepare_model(REFERENCE_CHECKPOINT, "cpu")
+
+
+@functools.lru_cache(maxsize=1)
 def reference_state_dict() -> dict[str, torch.Tensor]:
     return torch.load(REFERENCE_CHECKPOINT, weights_only=True)["network"]

@@ -12,13 +12,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import GlfcrError, GlfcrWarning
 from ..dependencies import MISSING_TORCH_MESSAGE, announce_missing_torch, is_missing_torch, require_torch
 from ..version import plugin_icon_path, plugin_metadata
+from .optical_inputs import for_qgis_checks
 
 
 class CoreHooks:
@@ -36,8 +42,17 @@ class CoreHooks:
         return bool(self._feedback.isCanceled())
 
 
+# Toolbox group id -> its name (translated when shown)
+GROUPS: dict[str, str] = {"cloudremoval": "Cloud removal", "evaluation": "Evaluation"}
+
+
 class GlfcrAlgorithm(QgsProcessingAlgorithm):
     """Common parts of the algorithms of the ``glfcr`` provider (group, help, icon, error handling)."""
+
+    # raster-layer parameters that also take a Sentinel-2 product path (see optical_inputs)
+    OPTICAL_INPUTS: tuple[str, ...] = ()
+    # the Toolbox group, a key of GROUPS
+    GROUP_ID = "cloudremoval"
 
     def tr(self, text: str) -> str:
         """Translate ``text`` in the context of the algorithm's class."""
@@ -47,16 +62,22 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
         return type(self)()
 
     def groupId(self) -> str:  # noqa: N802
-        return "cloudremoval"
+        return self.GROUP_ID
 
     def group(self) -> str:
-        return self.tr("Cloud removal")
+        return QCoreApplication.translate("GlfcrAlgorithm", GROUPS[self.GROUP_ID])
 
     def helpUrl(self) -> str:  # noqa: N802
         return plugin_metadata()["homepage"]
 
     def icon(self) -> QIcon:
         return QIcon(str(plugin_icon_path()))
+
+    def checkParameterValues(  # noqa: N802
+        self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> tuple[bool, str]:
+        # QGIS cannot load a product path as a raster layer; the core checks products instead
+        return super().checkParameterValues(for_qgis_checks(parameters, self.OPTICAL_INPUTS), context)
 
     def require_torch(self) -> None:
         """Fail with the one-sentence set-up instruction when torch cannot be imported.
@@ -65,6 +86,7 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingException: torch is missing.
         """
         try:
+            # in the worker thread: loading torch's libraries first lets the interface thread run meanwhile
             require_torch()
         except GlfcrError as err:
             raise QgsProcessingException(str(err)) from None
@@ -102,7 +124,7 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
 
 
 def _forward_glfcr_warnings(feedback: QgsProcessingFeedback, fallback: Any) -> Any:
-    """A ``warnings.showwarning`` replacement sending GlfcrWarnings to ``feedback``, others to ``fallback``."""
+    """A ``warnings.showwarning`` sending GlfcrWarnings to ``feedback`` and the others to ``fallback``."""
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
         if issubclass(category, GlfcrWarning):

@@ -121,7 +121,8 @@ def test_download_weights_then_remove_clouds_with_them(
     assert Path(download["results"]["OUTPUT"]) == weights and weights.read_bytes() == checkpoint
     settings = configparser.ConfigParser(interpolation=None)
     settings.read(fresh_profile["profile"] / "QGIS" / "QGIS3.ini")
-    assert settings["glfcr"]["weights"] == str(weights)  # the download became the default checkpoint
+    # the download became the default checkpoint (the provider setting, as the options page stores it)
+    assert settings["Processing"]["Configuration\\GLFCR_CHECKPOINT"] == str(weights)
 
     output = fresh_profile["root"] / "cloud_free.tif"
     # no WEIGHTS given: the downloaded checkpoint is the default

@@ -48,9 +48,16 @@ from .tiling import TileGrid, reflect_index
 
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
-# the network on a batch: NumPy (B, 13, T, T) and (B, 2, T, T) float32 -> (B, 13, T, T) on the CPU; with
-# device blending, tensors on the device in and out
-BatchPredictor = Callable[[Any, Any], Any]
+# called with the fraction of one batch's forward pass done; it raises ProcessingCanceled to stop
+StepCallback = Callable[[float], None]
+# (cloudy, sar, on_step) -> prediction; on_step is called between the network's stages. NumPy
+# (B, 13, T, T) and (B, 2, T, T) float32 -> (B, 13, T, T) on the CPU; with device blending, tensors on the
+# device in and out
+BatchPredictor = Callable[[Any, Any, StepCallback], Any]
+# extra outputs of finished rows: (top, count, valid, mask classes or None, prediction share or None),
+# called in the writer thread. A hook with a ``classify(window)`` attribute (the cloud mask) gets the
+# classes read in the reader thread, which alone reads the optical dataset.
+RowHook = Callable[[int, int, np.ndarray, "np.ndarray | None", "np.ndarray | None"], None]
 
 # strips read ahead of the network (each holds one tile row of inputs: about 0.5 GB for a 10980-wide scene)
 READ_AHEAD_STRIPS = 1
@@ -108,6 +115,7 @@ class StripWork:
         skipped: tiles without any valid pixel (not run).
         cloudy_rows: optical DN of the finished rows (``keep_clear`` only).
         share: the prediction's share of the finished rows (``keep_clear`` only).
+        classes: cloud-mask classes of the finished rows (``keep_clear``, or a row hook that asks).
 
     """
 
@@ -119,6 +127,7 @@ class StripWork:
     skipped: int
     cloudy_rows: np.ndarray | None = None
     share: np.ndarray | None = None
+    classes: np.ndarray | None = None
 
 
 class StripRunner:
@@ -138,6 +147,7 @@ class StripRunner:
         timings: StageTimings,
         progress: ProgressCallback,
         is_canceled: CancelCheck,
+        row_hook: RowHook | None = None,
         blending: Any = None,
         memory: DeviceMemory | None = None,
     ) -> None:
@@ -154,7 +164,8 @@ class StripRunner:
             clear_weights: the clear-pixel share (``keep_clear``), or None.
             timings: where each stage's busy time is added.
             progress: called with the fraction of tiles done (network thread).
-            is_canceled: polled once before every batch (network thread).
+            is_canceled: polled before every batch and between the network's stages (network thread).
+            row_hook: extra outputs of the finished rows (the provenance raster), or None.
             blending: ``HostBlending`` (default, NumPy) or ``device_blending.DeviceBlending``.
             memory: the device's memory for the automatic batch size (None on the CPU).
 
@@ -170,7 +181,10 @@ class StripRunner:
         self.timings = timings
         self.progress = progress
         self.is_canceled = is_canceled
+        # extra outputs of the finished rows (the provenance raster), called as they are written
+        self.row_hook = row_hook
         self.tiles_done = 0
+        self._batch_done = 0
         self.tiles_run = 0
         self.valid_pixels = 0
         self._blend = blending if blending is not None else HostBlending(grid, len(S2_L1C_BANDS))
@@ -222,10 +236,12 @@ class StripRunner:
         top = grid.origin(row)
         finished = grid.height - top if row == grid.rows - 1 else grid.stride
         work = StripWork(row, top, finished, valid[:finished, : grid.width], batches, skipped)
-        if self.clear_weights is not None:
-            work.cloudy_rows = cloudy[:, :finished, : grid.width].copy()
-            with self.timings.stage("mask"):
-                work.share = self.clear_weights(top, finished)
+        with self.timings.stage("mask"):
+            if self.clear_weights is not None:
+                work.cloudy_rows = cloudy[:, :finished, : grid.width].copy()
+                work.share, work.classes = self.clear_weights.rows(top, finished)
+            elif getattr(self.row_hook, "classify", None) is not None:
+                work.classes, _ = self.row_hook.classify(Window(0, top, grid.width, finished))
         return work
 
     def _stage(self, pending: list[tuple[int, np.ndarray, np.ndarray]]) -> tuple[list[int], Any]:
@@ -259,13 +275,14 @@ class StripRunner:
     def _run_strip(self, strip: StripWork, writer: WriteBehind) -> None:
         self.tiles_done += strip.skipped
         for columns, staged in strip.batches:
-            if self.is_canceled():
-                raise ProcessingCanceled("Remove Clouds was canceled; no output was written.")
+            self._on_step(0, len(columns), 0.0)
             cloudy, sar = self._blend.inputs(staged)
+            self._batch_done = 0
             for start, prediction in self.policy.run(self._timed_predict, cloudy, sar):
                 with self.timings.stage("blend"):
                     for offset, tile in enumerate(prediction):
                         self._blend.add(strip.row, columns[start + offset], tile)
+                self._batch_done += len(prediction)
             self.tiles_done += len(columns)
             self.tiles_run += len(columns)
             self.progress(self.tiles_done / self.grid.tile_count)
@@ -277,7 +294,15 @@ class StripRunner:
 
     def _timed_predict(self, cloudy: Any, sar: Any) -> Any:
         with self.timings.stage("infer"):
-            return self.predict(cloudy, sar)
+            # tiles of the batch before this chunk (a batch runs in chunks after an out-of-memory error)
+            done = self._batch_done
+            return self.predict(cloudy, sar, lambda fraction: self._on_step(done, len(cloudy), fraction))
+
+    def _on_step(self, start: int, tiles: int, fraction: float) -> None:
+        # between the network's blocks: a cancel is honoured within a fraction of a tile
+        if self.is_canceled():
+            raise ProcessingCanceled("Remove Clouds was canceled; no output was written.")
+        self.progress((self.tiles_done + start + fraction * tiles) / self.grid.tile_count)
 
     # --- writer thread -----------------------------------------------------------------------------
 
@@ -294,6 +319,8 @@ class StripRunner:
         dn *= np.float32(OPTICAL_SCALE)
         if strip.share is not None:
             dn = strip.share * dn + (1.0 - strip.share) * np.nan_to_num(strip.cloudy_rows)
+        if self.row_hook is not None:
+            self.row_hook(strip.top, strip.finished, valid, strip.classes, strip.share)
         self.valid_pixels += int(valid.sum())
         return to_output_type(dn, valid, self.dtype, self.nodata)
 
