@@ -71,7 +71,8 @@ def fresh_profile(tmp_path_factory, shared_dir: Path) -> dict[str, Any]:
     # the checkpoint is given so that the run gets past qgis_process's mandatory-parameter check
     weights = SHARED_DIR / "reference" / "glfcr_random_ckpt.pth"
     before = run(
-        "glfcr:removeclouds", {"CLOUDY": cloudy, "SAR": sar, "WEIGHTS": weights, "OUTPUT": root / "before.tif"}
+        "glfcr:removeclouds",
+        {"CLOUDY": cloudy, "SAR": sar, "WEIGHTS": weights, "OUTPUT": root / "before.tif"},
     )
     install = run("glfcr:installdependencies", {"GPU_PACKAGES": 1})
     return {
