@@ -13,14 +13,18 @@ from .evaluate import EvaluateAlgorithm
 from .evaluate_dataset import EvaluateDatasetAlgorithm
 from .install_dependencies import InstallDependenciesAlgorithm
 from .prepare_sentinel1 import PrepareSentinel1Algorithm
+from .prepare_sentinel2 import PrepareSentinel2Algorithm
 from .remove_clouds import RemoveCloudsAlgorithm
+from .remove_clouds_many import RemoveCloudsManyAlgorithm
 
 ALGORITHMS: list[type[GlfcrAlgorithm]] = [
     CloudMaskAlgorithm,
     EvaluateAlgorithm,
     EvaluateDatasetAlgorithm,
     PrepareSentinel1Algorithm,
+    PrepareSentinel2Algorithm,
     RemoveCloudsAlgorithm,
+    RemoveCloudsManyAlgorithm,
     InstallDependenciesAlgorithm,
     DownloadWeightsAlgorithm,
 ]

@@ -12,13 +12,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import GlfcrError, GlfcrWarning
 from ..dependencies import MISSING_TORCH_MESSAGE, announce_missing_torch, is_missing_torch, require_torch
 from ..version import plugin_icon_path, plugin_metadata
+from .optical_inputs import for_qgis_checks
 
 
 class CoreHooks:
@@ -43,6 +49,8 @@ GROUPS: dict[str, str] = {"cloudremoval": "Cloud removal", "evaluation": "Evalua
 class GlfcrAlgorithm(QgsProcessingAlgorithm):
     """Common parts of the algorithms of the ``glfcr`` provider (group, help, icon, error handling)."""
 
+    # raster-layer parameters that also take a Sentinel-2 product path (see optical_inputs)
+    OPTICAL_INPUTS: tuple[str, ...] = ()
     # the Toolbox group, a key of GROUPS
     GROUP_ID = "cloudremoval"
 
@@ -64,6 +72,12 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
 
     def icon(self) -> QIcon:
         return QIcon(str(plugin_icon_path()))
+
+    def checkParameterValues(  # noqa: N802
+        self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> tuple[bool, str]:
+        # QGIS cannot load a product path as a raster layer; the core checks products instead
+        return super().checkParameterValues(for_qgis_checks(parameters, self.OPTICAL_INPUTS), context)
 
     def require_torch(self) -> None:
         """Fail with the one-sentence set-up instruction when torch cannot be imported.

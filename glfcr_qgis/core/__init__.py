@@ -4,9 +4,11 @@ One subpackage per concern (``docs/architecture.md`` is the map):
 
 - ``model``: the GLF-CR network, its dynamic filter, checkpoints, device choice and inference (torch).
 - ``io``: raster reading and writing, SAR-onto-optical alignment, normalisation, band checks; Sentinel-1
-  inputs in any scale and GRD products (``io.sentinel1``).
+  inputs in any scale and GRD products (``io.sentinel1``); optical inputs: Sentinel-2 L1C products and
+  areas of interest (``io.optical_input``, ``io.sentinel2``).
 - ``scene``: whole scenes: tiling and blending, the cloud-removal pipeline, the cloud/shadow mask.
 - ``evaluation``: metrics, layer evaluation, SEN12MS-CR listing and evaluation, reports.
+- ``batch``: many scenes on a Dask cluster (``remove_clouds_many``), resumable, with a summary table.
 
 The public API is re-exported here and imported on first use (PEP 562), so the parts that need no
 torch (cloud mask, raster I/O, normalisation) work in a Python without it.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from .errors import (
     CheckpointError,
+    ClusterError,
     DatasetError,
     DeviceError,
     DownloadError,
@@ -23,6 +26,7 @@ from .errors import (
     GlfcrWarning,
     InputRasterError,
     InstallError,
+    JobListError,
     MissingDependencyError,
     NoOverlapError,
     OutputWriteError,
@@ -57,10 +61,18 @@ _LAZY = {
     "evaluate_layers": "evaluation.layers",
     "evaluate_dataset": "evaluation.dataset_evaluation",
     "list_triplets": "evaluation.sen12mscr",
+    "open_optical": "io.optical_input",
+    "AreaOfInterest": "io.area_of_interest",
+    "prepare_sentinel2": "io.sentinel2.prepare",
+    "remove_clouds_many": "batch.scheduling",
+    "BatchResult": "batch.scheduling",
+    "SceneJob": "batch.jobs",
+    "read_jobs_csv": "batch.jobs",
 }
 
 __all__ = [
     "CheckpointError",
+    "ClusterError",
     "DatasetError",
     "DeviceError",
     "DownloadError",
@@ -68,6 +80,7 @@ __all__ = [
     "GlfcrWarning",
     "InputRasterError",
     "InstallError",
+    "JobListError",
     "MissingDependencyError",
     "NoOverlapError",
     "OutputWriteError",

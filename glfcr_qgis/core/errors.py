@@ -69,3 +69,11 @@ class InstallError(GlfcrError, RuntimeError):
 
 class DownloadError(GlfcrError, OSError):
     """A file could not be downloaded, or what arrived is not what was asked for."""
+
+
+class JobListError(GlfcrError, ValueError):
+    """A list of scenes to process (a jobs CSV or its rows) cannot be used as given."""
+
+
+class ClusterError(GlfcrError, RuntimeError):
+    """The Dask cluster that should run a batch cannot be started, reached or used."""

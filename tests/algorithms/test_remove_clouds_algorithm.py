@@ -63,9 +63,14 @@ def test_parameters_and_defaults(qgis_app: Any) -> None:
     assert alg.displayName() == "Remove Clouds" and alg.groupId() == "cloudremoval"
     names = [p.name() for p in alg.parameterDefinitions()]
     assert names == [
-        "CLOUDY", "SAR", "SAR_VH", "SAR_SCALE", "WEIGHTS", "DEVICE", "TILE_SIZE", "OVERLAP", "OUTPUT_TYPE",
-        "KEEP_CLEAR", "STYLE_CLOUDY", "BATCH_SIZE", "COG", "PRECISION", "OUTPUT",
+        "CLOUDY", "SAR", "SAR_VH", "SAR_SCALE", "WEIGHTS", "EXTENT", "DEVICE", "TILE_SIZE", "OVERLAP",
+        "OUTPUT_TYPE", "KEEP_CLEAR", "METHOD", "STYLE_CLOUDY", "PRODUCT", "BATCH_SIZE", "COG", "PRECISION",
+        "OUTPUT", "PROVENANCE",
     ]  # fmt: skip
+    assert definition_default(alg, "METHOD") == 0 and len(alg.parameterDefinition("METHOD").options()) == 3
+    assert alg.parameterDefinition("PRODUCT").flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert alg.parameterDefinition("PROVENANCE").flags() & QgsProcessingParameterDefinition.FlagOptional
+    assert {o.name() for o in alg.outputDefinitions()} >= {"OBSERVED_PIXELS", "BLENDED_PIXELS"}
     definition = alg.parameterDefinition
     assert definition("TILE_SIZE").defaultValue() == DEFAULT_TILE_SIZE
     assert definition("OVERLAP").defaultValue() == DEFAULT_OVERLAP
@@ -103,6 +108,10 @@ def test_parameters_and_defaults(qgis_app: Any) -> None:
         "Gamma0",
     ):
         assert words in help_text
+
+
+def definition_default(alg: Any, name: str) -> Any:
+    return alg.parameterDefinition(name).defaultValue()
 
 
 def test_weights_default_to_the_environment_then_the_setting(
@@ -294,6 +303,54 @@ def test_cancel_inside_a_one_tile_run_stops_between_blocks_and_writes_nothing(
     inside = [value for value in feedback.progress_values if 0 < value < 100]
     assert inside == [pytest.approx(100.0 / FORWARD_STAGES)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cloudy.tif", "sar.tif"]
+
+
+@pytest.mark.usefixtures("single_thread_torch")
+def test_provenance_is_written_counted_and_loads_with_its_legend(
+    qgis_app: Any, checkpoint: Path, tmp_path: Path
+) -> None:
+    from qgis.core import QgsProcessingContext, QgsProcessingOutputLayerDefinition, QgsProject, QgsRasterLayer
+
+    dn = optical_dn(32, 32, seed=3) // 8
+    dn[[7, 11]] += 1500  # ground bright in B8 and B11: above the shadow test's scene-relative threshold
+    dn[:, 8:20, 8:20] = 6000  # a cloud
+    dn[11, 8:20, 8:20] = 1000
+    dn[:, 26:31, 26:31] = 5  # a shadow
+    cloudy = write_raster(tmp_path / "cloudy.tif", dn.astype(np.uint16))
+    sar = write_raster(tmp_path / "sar.tif", sar_db(32, 32))
+    provenance = str(tmp_path / "provenance.tif")
+    import processing
+
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    results = processing.run(
+        ALG_ID,
+        {
+            "CLOUDY": str(cloudy),
+            "SAR": str(sar),
+            "WEIGHTS": str(checkpoint),
+            "DEVICE": 1,
+            "KEEP_CLEAR": True,
+            "OUTPUT": str(tmp_path / "clear.tif"),
+            "PROVENANCE": QgsProcessingOutputLayerDefinition(provenance, QgsProject.instance()),
+        },
+        context=context,
+        feedback=RecordingFeedback(),
+    )
+    with rasterio.open(results["PROVENANCE"]) as dataset:
+        classes = dataset.read(1)
+        assert dataset.tags()["cloud_mask_method"] == "authors"
+    counts = np.bincount(classes.ravel(), minlength=256)
+    assert results["OBSERVED_PIXELS"] == counts[0] > 0
+    assert results["PREDICTED_CLOUD_PIXELS"] == counts[1] > 0
+    assert results["BLENDED_PIXELS"] == counts[4] > 0
+    assert results["PREDICTED_CLEAR_PIXELS"] == counts[3] == 0
+    post_processor = context.layerToLoadOnCompletionDetails(provenance).postProcessor()
+    layer = QgsRasterLayer(provenance, "provenance")
+    post_processor.postProcessLayer(layer, context, RecordingFeedback())
+    assert layer.renderer().type() == "paletted"
+    labels = {c.value: c.label for c in layer.renderer().classes()}
+    assert labels[0] == "0 observed (input kept)" and labels[4] == "4 blended transition" and len(labels) == 5
 
 
 def test_cancel_leaves_no_output(

@@ -95,6 +95,29 @@ def test_cloudy_and_clear_pixels_reported_apart(tmp_path):
             assert result.metrics[subset][name] == pytest.approx(value, abs=1e-7), (subset, name)
 
 
+def test_observed_predicted_and_blended_pixels_reported_apart(tmp_path):
+    prediction_path, reference_path, prediction, reference = layer_pair(tmp_path, height=48, width=48)
+    provenance = np.full((1, 48, 48), 3, np.uint8)  # predicted in clear sky
+    provenance[0, :20] = 0  # observed
+    provenance[0, 20:24] = 4  # blended
+    provenance[0, 30:40, 5:15] = 1  # predicted under cloud
+    provenance[0, 40:, 40:] = 2  # predicted under shadow
+    provenance_path = write_raster(tmp_path / "provenance.tif", provenance, nodata=255)
+    result = evaluate_layers(prediction_path, reference_path, provenance_path=provenance_path, window_size=16)
+
+    maps = metric_maps(normalize_optical(prediction), normalize_optical(reference))
+    selections = {
+        "observed": provenance[0] == 0,
+        "predicted": np.isin(provenance[0], (1, 2, 3)),
+        "blended": provenance[0] == 4,
+    }
+    assert result.pixels == {"all": 48 * 48, **{name: int(sel.sum()) for name, sel in selections.items()}}
+    for subset, selected in selections.items():
+        for name, value in maps.sums(selected)[0].values().items():
+            assert result.metrics[subset][name] == pytest.approx(value, abs=1e-7), (subset, name)
+    assert result.document()["inputs"]["provenance"] == os.fspath(provenance_path)
+
+
 def test_reports_are_written(tmp_path):
     prediction, reference, _, _ = layer_pair(tmp_path)
     result = evaluate_layers(

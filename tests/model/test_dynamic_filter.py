@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from qgis_helpers import SHARED_DIR
+from paths import SHARED_DIR
 
 from glfcr_qgis.core import kernel_conv2d
 from glfcr_qgis.core.model.dynamic_filter import kernel_conv2d_torch
@@ -114,9 +114,11 @@ def test_dispatch_uses_cupy_for_cuda_tensors(monkeypatch: pytest.MonkeyPatch) ->
 
 @cuda
 def test_network_reference_on_cuda() -> None:
-    from network_fixtures import REFERENCE_CHECKPOINT, reference_io
+    from network_fixtures import REFERENCE_CHECKPOINT, reference_io, require_reference_checkpoint
 
     from glfcr_qgis.core import load_model
+
+    require_reference_checkpoint()
 
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False

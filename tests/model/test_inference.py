@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from network_fixtures import REFERENCE_CHECKPOINT, reference_io, reference_model
+from network_fixtures import REFERENCE_CHECKPOINT, reference_io, reference_model, require_reference_checkpoint
 
 from glfcr_qgis.core import DeviceError, ParameterValueError, ProcessingCanceled
 from glfcr_qgis.core.model.device import cpu_runs_bfloat16_natively
@@ -102,6 +102,7 @@ def test_prepare_model_accepts_a_module() -> None:
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_reduced_precision_on_cuda_holds_45_db(precision: str) -> None:
+    require_reference_checkpoint()
     io = reference_io()
     cuda_model = prepare_model(REFERENCE_CHECKPOINT, "cuda")
     output = predict(cuda_model, io["cloudy"].cuda(), io["sar"].cuda(), precision=precision).cpu()

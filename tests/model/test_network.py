@@ -8,7 +8,7 @@ import pytest
 import torch
 from authors_glfcr import RDN_residual_CR
 from network_fixtures import reference_io, reference_model, reference_state_dict
-from qgis_helpers import SHARED_DIR
+from paths import SHARED_DIR
 
 from glfcr_qgis.core import GLFCR, TileSizeError
 from glfcr_qgis.core.model.network import shifted_window_mask, window_layout, window_partition, window_reverse

@@ -38,7 +38,13 @@ from glfcr_qgis.core.errors import (
 )
 from glfcr_qgis.core.io.normalization import S2_L1C_BANDS, normalize_optical, normalize_sar
 from glfcr_qgis.core.model.device import cpu_runs_bfloat16_natively
-from glfcr_qgis.core.scene.cloud_detector import CLOUD, SHADOW, cloud_shadow_mask, shadow_statistics
+from glfcr_qgis.core.scene.cloud_detector import (
+    CLOUD,
+    SHADOW,
+    cloud_shadow_mask,
+    shadow_statistics,
+    window_cloud_shadow_mask,
+)
 from glfcr_qgis.core.scene.keep_clear import KEEP_CLEAR_FEATHER, ClearPixelShare
 from glfcr_qgis.core.scene.pipeline import remove_clouds
 
@@ -353,7 +359,7 @@ def test_clear_pixel_share_does_not_depend_on_the_strip(tmp_path: Path) -> None:
     classes, _ = cloud_shadow_mask(dn)
     with rasterio.open(path) as dataset:
         stats = shadow_statistics(dn)
-        share = ClearPixelShare(dataset, stats)
+        share = ClearPixelShare(dataset, lambda window: window_cloud_shadow_mask(dataset, window, stats))
         whole = share(0, 60)
         np.testing.assert_array_equal(np.concatenate([share(0, 20), share(20, 7), share(27, 33)]), whole)
     assert (whole[(classes == CLOUD) | (classes == SHADOW)] == 1).all()

@@ -1,6 +1,8 @@
 """Reading and writing rasters: raster I/O, grids, SAR-onto-optical alignment, normalisation, band order.
 
-Sentinel-1 inputs (any scale, VV/VH in two files, GRD products) are in the ``sentinel1`` subpackage.
+Sentinel-1 inputs (any scale, VV/VH in two files, GRD products) are in the ``sentinel1`` subpackage;
+optical inputs (13-band rasters, Sentinel-2 L1C products in ``sentinel2``, areas of interest) are opened
+by ``optical_input.open_optical``.
 
 Public names are re-exported here and imported on first use (PEP 562), so importing one module
 of this package does not import the others.
@@ -21,6 +23,7 @@ _EXPORTS = {
     "output_profile": "raster_io",
     "atomic_output": "raster_io",
     "remove_raster_files": "raster_io",
+    "partial_files": "raster_io",
     "nodata_mask": "raster_io",
     "sha256_file": "raster_io",
     "set_band_descriptions": "raster_io",
@@ -43,6 +46,19 @@ _EXPORTS = {
     "normalize_sar": "normalization",
     "denormalize_optical": "normalization",
     "warn_on_band_order": "band_order",
+    "ProductCloudMask": "sentinel2_mask",
+    "is_product_path": "sentinel2_mask",
+    "locate_product_cloud_mask": "sentinel2_mask",
+    "product_cloud_mask_on_grid": "sentinel2_mask",
+    "read_product_clouds": "sentinel2_mask",
+    "open_optical": "optical_input",
+    "optical_input_tags": "optical_input",
+    "AreaOfInterest": "area_of_interest",
+    "window_for_area": "area_of_interest",
+    "open_vrt": "virtual_raster",
+    "window_vrt": "virtual_raster",
+    "prepare_sentinel2": "sentinel2.prepare",
+    "find_product": "sentinel2.product",
 }
 
 __all__ = list(_EXPORTS)

@@ -7,6 +7,7 @@ when complete, so a failed or cancelled run never leaves a half-written raster b
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import secrets
@@ -225,6 +226,17 @@ def _create_hidden_temp(folder: Path, destination: Path) -> Path:
             continue
         return temp
     raise FileExistsError(f"no free temporary name in {folder}")
+
+
+def partial_files(path: PathLike) -> list[Path]:
+    """Temporary files ``atomic_output`` may have left for ``path`` when its process was killed.
+
+    A run that ends normally removes its own; these are left only by a process that died mid-write
+    (a killed worker), so they are safe to delete once no writer of ``path`` is running.
+    """
+    destination = Path(path).expanduser().absolute()
+    pattern = f".{glob.escape(destination.stem)}.*.partial*"
+    return sorted(candidate for candidate in destination.parent.glob(pattern) if candidate.is_file())
 
 
 def remove_raster_files(path: PathLike) -> None:

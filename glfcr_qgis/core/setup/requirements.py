@@ -13,6 +13,8 @@ from pathlib import Path
 
 TESTED_VERSIONS_PATH = Path(__file__).resolve().parents[2] / "tested_versions.txt"
 ALWAYS = "always"
+# installed by install.sh only (optional features such as s2cloudless, test tools); Install dependencies skips
+INSTALL_SH_ONLY: tuple[str, ...] = ("optional", "optional-no-deps", "tests")
 _CUDA_CONDITION = re.compile(r"cuda=(\d+)")
 
 
@@ -50,9 +52,11 @@ def tested_requirements(path: Path = TESTED_VERSIONS_PATH) -> list[TestedRequire
         if not line:
             continue
         parts = line.split()
-        if len(parts) != 2 or not (parts[1] == ALWAYS or _CUDA_CONDITION.fullmatch(parts[1])):
+        known = parts[1:] and (parts[1] in (ALWAYS, *INSTALL_SH_ONLY) or _CUDA_CONDITION.fullmatch(parts[1]))
+        if len(parts) != 2 or not known:
             raise ValueError(
-                f"{path}:{number}: expected 'requirement always' or 'requirement cuda=N', got {raw!r}"
+                f"{path}:{number}: expected 'requirement always', 'requirement cuda=N' or 'requirement "
+                f"{'|'.join(INSTALL_SH_ONLY)}', got {raw!r}"
             )
         requirements.append(TestedRequirement(parts[0], parts[1]))
     return requirements
