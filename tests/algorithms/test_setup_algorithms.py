@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import rasterio
 from local_http import Route, local_server
-from qgis_helpers import REPO_ROOT, SHARED_DIR, enable_plugin_in_profile, run_qgis_process
+from qgis_helpers import REPO_ROOT, enable_plugin_in_profile, run_qgis_process
 from rasterio.windows import Window
 
 from glfcr_qgis.dependencies import MISSING_TORCH_MESSAGE
@@ -68,11 +68,11 @@ def fresh_profile(tmp_path_factory, shared_dir: Path) -> dict[str, Any]:
             alg, params, extra_env=env, timeout=900, plugin_dir=plugins, config_dir=config
         )
 
-    # the checkpoint is given so that the run gets past qgis_process's mandatory-parameter check
-    weights = SHARED_DIR / "reference" / "glfcr_random_ckpt.pth"
+    # the checkpoint is named: without a default, qgis_process asks for it before anything else
+    checkpoint = shared_dir / "reference" / "glfcr_random_ckpt.pth"
     before = run(
         "glfcr:removeclouds",
-        {"CLOUDY": cloudy, "SAR": sar, "WEIGHTS": weights, "OUTPUT": root / "before.tif"},
+        {"CLOUDY": cloudy, "SAR": sar, "WEIGHTS": checkpoint, "OUTPUT": root / "before.tif"},
     )
     install = run("glfcr:installdependencies", {"GPU_PACKAGES": 1})
     return {
