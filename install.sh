@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command set-up on a fresh Debian 12 machine (run as root, from the repository root):
-#   QGIS 3.22 and GDAL's Python bindings from Debian, a .venv/ holding torch (CPU) and the test tools,
+#   QGIS 3.22 and GDAL's Python bindings from Debian, a .venv/ holding torch (CPU), dask and the test tools,
 #   and the plugin deployed and enabled in the default QGIS profile.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
@@ -19,16 +19,28 @@ apt-get install -y -q --no-install-recommends \
     python3-rasterio python3-scipy python3-numpy python3-venv python3-pip \
     xvfb xauth zip >/dev/null
 
-# The venv sees Debian's packages (PyQGIS, rasterio, numpy 1.24); only torch and test tools live in it.
+# The venv sees Debian's packages (PyQGIS, rasterio, numpy 1.24); only torch, dask and test tools live in it.
 if [ ! -x .venv/bin/python ]; then
     /usr/bin/python3 -m venv --system-site-packages .venv
 fi
+# The torch version the plugin is tested with: glfcr_qgis/tested_versions.txt is the one place naming it
+# (the Install dependencies algorithm reads it too).
+torch_pin=$(awk '$2 == "always" && $1 ~ /^torch==/ {print $1}' glfcr_qgis/tested_versions.txt)
 # A constraint keeps pip from replacing Debian's numpy 1.24 (GDAL's bindings need it) or torch.
 cat > .venv/constraints.txt <<TXT
 numpy==$(/usr/bin/python3 -c 'import numpy; print(numpy.__version__)')
-torch==2.13.0
+${torch_pin}
 TXT
-.venv/bin/pip install -q -c .venv/constraints.txt torch==2.13.0 pytest psutil
+# Packages of the s2cloudless cloud mask method (lightgbm; s2cloudless itself without its dependencies:
+# its model file and pixel classifier are all the plugin loads, its sentinelhub download client is never
+# imported), of Remove Clouds on many scenes (dask, distributed) and the tests' OpenCV (s2cloudless's own
+# detector as the oracle), pinned in the same file.
+optional=$(awk '!/^#/ && ($2 == "optional" || $2 == "tests") {print $1}' glfcr_qgis/tested_versions.txt)
+optional_no_deps=$(awk '!/^#/ && $2 == "optional-no-deps" {print $1}' glfcr_qgis/tested_versions.txt)
+# shellcheck disable=SC2086  # one word per requirement
+.venv/bin/pip install -q -c .venv/constraints.txt "$torch_pin" pytest psutil $optional
+# shellcheck disable=SC2086
+.venv/bin/pip install -q -c .venv/constraints.txt --no-deps $optional_no_deps
 
 # Deploy: the default profile's plugin folder gets a link to the package, so QGIS and qgis_process
 # load this checkout; the plugin finds .venv through that link (glfcr_qgis/dependencies.py).

@@ -1,6 +1,7 @@
-"""The QGIS plugin object: it only registers the Processing provider.
+"""The QGIS plugin object: puts the profile's dependency folder on ``sys.path``, registers the provider,
+and in the desktop adds the set-up entry points (install offer, Plugins menu, toolbox actions).
 
-``qgis_process`` calls ``initProcessing()`` alone (no ``initGui``), so nothing here touches ``iface``.
+``qgis_process`` calls ``initProcessing()`` alone (no ``initGui``): only ``initGui`` touches ``iface``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 from qgis.core import QgsApplication
 
+from .dependencies import add_profile_dependencies
 from .provider import GlfcrProvider
 
 
@@ -18,6 +20,9 @@ class GlfcrPlugin:
     def __init__(self, iface: Any = None) -> None:
         self.iface = iface
         self.provider: GlfcrProvider | None = None
+        self.entry_points: Any = None
+        # what Install dependencies put in this profile, importable before any algorithm runs
+        add_profile_dependencies(QgsApplication.qgisSettingsDirPath())
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS API name)
         """Register the provider (once)."""
@@ -27,8 +32,16 @@ class GlfcrPlugin:
 
     def initGui(self) -> None:  # noqa: N802
         self.initProcessing()
+        if self.iface is not None and self.entry_points is None:
+            from .gui.entry_points import SetupEntryPoints
+
+            self.entry_points = SetupEntryPoints(self.iface)
+            self.entry_points.install()
 
     def unload(self) -> None:
+        if self.entry_points is not None:
+            self.entry_points.unload()
+            self.entry_points = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import configparser
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 METADATA_PATH = Path(__file__).resolve().parent / "metadata.txt"
@@ -17,8 +18,8 @@ def plugin_metadata() -> dict[str, str]:
     """The ``[general]`` section of ``metadata.txt`` as a dict of strings."""
     # interpolation off: the about text may hold '%'
     parser = configparser.ConfigParser(interpolation=None)
-    with open(METADATA_PATH, encoding="utf-8") as handle:
-        parser.read_file(handle)
+    # through importlib.resources: Dask workers may import the package from an uploaded ZIP
+    parser.read_string(resources.files(__package__).joinpath("metadata.txt").read_text(encoding="utf-8"))
     return dict(parser["general"])
 
 

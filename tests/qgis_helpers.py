@@ -18,8 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = REPO_ROOT.parent / "shared"
+from paths import REPO_ROOT, SHARED_DIR  # noqa: F401  (re-exported)
+
 PLUGIN_NAME = "glfcr_qgis"
 QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
 
@@ -113,6 +113,7 @@ def run_qgis_process(
     params: Mapping[str, Any],
     extra_env: Mapping[str, str | None] | None = None,
     timeout: float = 600,
+    **env_kwargs: Any,
 ) -> dict[str, Any]:
     """Run one algorithm with ``qgis_process.bin --json run`` in a subprocess.
 
@@ -121,13 +122,14 @@ def run_qgis_process(
         params: parameter name -> value (paths and numbers are passed as text).
         extra_env: variables to set for the subprocess; a value of None removes one.
         timeout: seconds before the subprocess is killed.
+        **env_kwargs: ``plugin_dir`` and ``config_dir`` for ``qgis_process_env`` (other plugins or profile).
 
     Returns:
         The JSON qgis_process printed (keys ``results``, ``inputs``, ``log``, ... ; empty when it failed)
         plus ``returncode``, ``stdout``, ``stderr`` and ``json`` (the parsed JSON or None).
     """
     completed = run_qgis_process_command(
-        ["--json", "run", alg_id, "--", *qgis_process_args(params)], extra_env, timeout
+        ["--json", "run", alg_id, "--", *qgis_process_args(params)], extra_env, timeout, **env_kwargs
     )
     try:
         parsed = json.loads(completed.stdout) if completed.stdout.strip() else None

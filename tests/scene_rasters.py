@@ -99,3 +99,9 @@ def single_thread_torch() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def sar_in_scale(db: np.ndarray, scale: str) -> np.ndarray:
+    """Backscatter in dB as another scale would hold it: "linear" power 10^(dB/10), "amplitude" its root."""
+    power = 10.0 ** (db.astype(np.float64) / 10.0)
+    return (power if scale == "linear" else np.sqrt(power)).astype(np.float32)

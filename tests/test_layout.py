@@ -15,6 +15,8 @@ ALLOWED = {
     "io": set(),
     "scene": {"io", "model"},
     "evaluation": {"io", "model", "scene"},
+    "batch": {"io", "model", "scene"},
+    "setup": {"model"},
 }
 
 

@@ -25,8 +25,9 @@ from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import GlfcrError, GlfcrWarning
-from ..dependencies import MISSING_TORCH_MESSAGE, is_missing_torch, require_torch
+from ..dependencies import MISSING_TORCH_MESSAGE, announce_missing_torch, is_missing_torch, require_torch
 from ..version import plugin_icon_path, plugin_metadata
+from .optical_inputs import for_qgis_checks
 from .run_checks import run_problem
 
 
@@ -45,10 +46,18 @@ class CoreHooks:
         return bool(self._feedback.isCanceled())
 
 
+# Toolbox group id -> its name (translated when shown)
+GROUPS: dict[str, str] = {"cloudremoval": "Cloud removal", "evaluation": "Evaluation"}
+
+
 class GlfcrAlgorithm(QgsProcessingAlgorithm):
     """Common parts of the algorithms of the ``glfcr`` provider (group, help, icon, error handling)."""
 
-    # output parameter -> the format its file must have ("raster", "json", "csv", "html", "jsonl")
+    # raster-layer parameters that also take a Sentinel-2 product path (see optical_inputs)
+    OPTICAL_INPUTS: tuple[str, ...] = ()
+    # the Toolbox group, a key of GROUPS
+    GROUP_ID = "cloudremoval"
+    # output parameter -> the format its file must have (a key of core.io.output_guard.OUTPUT_FORMATS)
     OUTPUT_FORMATS: Mapping[str, str] = {}
 
     def tr(self, text: str) -> str:
@@ -59,10 +68,10 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
         return type(self)()
 
     def groupId(self) -> str:  # noqa: N802
-        return "cloudremoval"
+        return self.GROUP_ID
 
     def group(self) -> str:
-        return self.tr("Cloud removal")
+        return QCoreApplication.translate("GlfcrAlgorithm", GROUPS[self.GROUP_ID])
 
     def helpUrl(self) -> str:  # noqa: N802
         return plugin_metadata()["homepage"]
@@ -70,12 +79,22 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
     def icon(self) -> QIcon:
         return QIcon(str(plugin_icon_path()))
 
+    def checkParameterValues(  # noqa: N802
+        self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> tuple[bool, str]:
+        problem = self.check_before_run(parameters, context)
+        if problem:
+            return False, problem
+        # QGIS cannot load a product path as a raster layer; the core checks products instead
+        return super().checkParameterValues(for_qgis_checks(parameters, self.OPTICAL_INPUTS), context)
+
     def check_before_run(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         """Why the run cannot start ("" when it can): a number out of range, an unreadable raster, or an
         output that is an input, repeats another or has the wrong extension (``run_checks``).
 
-        Call it first in ``checkParameterValues``, so a refused run has written nothing. The outputs
-        and their formats are the class's ``OUTPUT_FORMATS``.
+        ``checkParameterValues`` here calls it first; an algorithm with checks of its own calls it before
+        them, so a refused run has written nothing. The outputs and their formats are the class's
+        ``OUTPUT_FORMATS``.
         """
         return run_problem(self, parameters, context, self.OUTPUT_FORMATS)
 
@@ -86,6 +105,7 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingException: torch is missing.
         """
         try:
+            # in the worker thread: loading torch's libraries first lets the interface thread run meanwhile
             require_torch()
         except GlfcrError as err:
             raise QgsProcessingException(str(err)) from None
@@ -117,6 +137,7 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
                 raise _exception_said_once(str(err)) from None
             except ImportError as err:
                 if is_missing_torch(err):
+                    announce_missing_torch()
                     raise _exception_said_once(MISSING_TORCH_MESSAGE) from None
                 raise
 
@@ -135,7 +156,7 @@ def _exception_said_once(message: str) -> QgsProcessingException:
 
 
 def _forward_glfcr_warnings(feedback: QgsProcessingFeedback, fallback: Any) -> Any:
-    """A ``warnings.showwarning`` replacement sending GlfcrWarnings to ``feedback``, others to ``fallback``."""
+    """A ``warnings.showwarning`` sending GlfcrWarnings to ``feedback`` and the others to ``fallback``."""
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
         if issubclass(category, GlfcrWarning):

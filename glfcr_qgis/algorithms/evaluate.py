@@ -16,13 +16,21 @@ from qgis.core import (
 
 from ..core.scene.cloud_detector import DEFAULT_THRESHOLD
 from .base import GlfcrAlgorithm
+from .optical_inputs import is_product, optical_input_problem, optical_source
 
 # metric name in the core (the torch-free copy of metrics.METRIC_NAMES) -> number output
 METRIC_OUTPUTS: dict[str, str] = {
     name: name.upper() for name in ("psnr", "ssim", "ssim_centered", "mae", "rmse", "sam")
 }
 # subsets of the core -> suffix of their outputs
-_SUBSET_SUFFIXES: dict[str, str] = {"all": "", "cloudy": "_CLOUDY", "clear": "_CLEAR"}
+_SUBSET_SUFFIXES: dict[str, str] = {
+    "all": "",
+    "cloudy": "_CLOUDY",
+    "clear": "_CLEAR",
+    "observed": "_OBSERVED",
+    "predicted": "_PREDICTED",
+    "blended": "_BLENDED",
+}
 
 
 class EvaluateAlgorithm(GlfcrAlgorithm):
@@ -32,6 +40,7 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
     REFERENCE = "REFERENCE"
     MASK = "MASK"
     CLOUDY = "CLOUDY"
+    PROVENANCE = "PROVENANCE"
     THRESHOLD = "THRESHOLD"
     REPORT_JSON = "REPORT_JSON"
     REPORT_HTML = "REPORT_HTML"
@@ -44,6 +53,10 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
     SCORED_PIXELS = "SCORED_PIXELS"
     CLOUDY_PIXELS = "CLOUDY_PIXELS"
     CLEAR_PIXELS = "CLEAR_PIXELS"
+    OBSERVED_PIXELS = "OBSERVED_PIXELS"
+    PREDICTED_PIXELS = "PREDICTED_PIXELS"
+    BLENDED_PIXELS = "BLENDED_PIXELS"
+    OPTICAL_INPUTS = (PREDICTION, REFERENCE, CLOUDY)
 
     # what check_before_run checks each output against
     OUTPUT_FORMATS = {REPORT_JSON: "json", REPORT_HTML: "html"}
@@ -53,6 +66,8 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
 
     def displayName(self) -> str:  # noqa: N802 (QGIS API name)
         return self.tr("Evaluate")
+
+    GROUP_ID = "evaluation"
 
     def shortHelpString(self) -> str:  # noqa: N802
         return self.tr(
@@ -68,7 +83,13 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
             "<b>Cloudy image</b> (optional, 13 bands, same grid): its cloud and shadow mask (the Cloud Mask "
             "algorithm, with the threshold given) splits the scored pixels, and every metric is also "
             "reported "
-            "for cloudy (cloud or shadow) and clear pixels."
+            "for cloudy (cloud or shadow) and clear pixels. The prediction, reference and cloudy image may "
+            "also be Sentinel-2 L1C products (.zip, .SAFE folder, MTD_MSIL1C.xml or a subdataset layer), "
+            "read whole and harmonised as Prepare Sentinel-2 does. "
+            "<b>Provenance</b> (optional, the provenance raster of Remove Clouds, same grid): every metric "
+            "is also reported for observed pixels (class 0, input kept), predicted pixels (classes 1-3, "
+            "under cloud, shadow or in clear sky) and blended pixels (class 4), the way DSen2-CR reports "
+            "cloud-covered and clear pixels apart. A subset without pixels has no value."
             "<h3>Metrics</h3>"
             "PSNR (dB, peak 1) and SSIM exactly as the GLF-CR authors' code (SSIM Gaussian window 11x11, "
             "sigma 1.5, centred at 5.5); SSIM_CENTERED uses the window centred at 5, as UnCRtainTS does. "
@@ -95,6 +116,13 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         self.addParameter(
             QgsProcessingParameterRasterLayer(
                 self.CLOUDY, self.tr("Cloudy image, to report cloudy and clear pixels apart"), optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(
+                self.PROVENANCE,
+                self.tr("Provenance of Remove Clouds, to report observed and predicted pixels apart"),
+                optional=True,
             )
         )
         self.addParameter(
@@ -129,6 +157,9 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
             "": self.tr("all scored pixels"),
             "_CLOUDY": self.tr("cloudy pixels"),
             "_CLEAR": self.tr("clear pixels"),
+            "_OBSERVED": self.tr("observed pixels"),
+            "_PREDICTED": self.tr("predicted pixels"),
+            "_BLENDED": self.tr("blended pixels"),
         }
         for suffix, subset_label in labels.items():
             for output in METRIC_OUTPUTS.values():
@@ -136,6 +167,9 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.SCORED_PIXELS, self.tr("Scored pixels")))
         self.addOutput(QgsProcessingOutputNumber(self.CLOUDY_PIXELS, self.tr("Scored cloudy pixels")))
         self.addOutput(QgsProcessingOutputNumber(self.CLEAR_PIXELS, self.tr("Scored clear pixels")))
+        self.addOutput(QgsProcessingOutputNumber(self.OBSERVED_PIXELS, self.tr("Scored observed pixels")))
+        self.addOutput(QgsProcessingOutputNumber(self.PREDICTED_PIXELS, self.tr("Scored predicted pixels")))
+        self.addOutput(QgsProcessingOutputNumber(self.BLENDED_PIXELS, self.tr("Scored blended pixels")))
 
     def checkParameterValues(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext
@@ -143,7 +177,13 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         problem = self.check_before_run(parameters, context)
         if problem:
             return False, problem
-        for name in (self.PREDICTION, self.REFERENCE, self.MASK, self.CLOUDY):
+        for name in (self.PREDICTION, self.REFERENCE, self.MASK, self.CLOUDY, self.PROVENANCE):
+            source = optical_source(self, parameters, name, context) if name in self.OPTICAL_INPUTS else ""
+            if is_product(source):
+                problem = optical_input_problem(source, role=self.parameterDefinition(name).description())
+                if problem:
+                    return False, problem
+                continue
             layer = self.parameterAsRasterLayer(parameters, name, context)
             if layer is None:
                 if parameters.get(name):
@@ -161,10 +201,11 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
         sources = {
-            name: layer.source() if layer is not None else None
-            for name in (self.PREDICTION, self.REFERENCE, self.MASK, self.CLOUDY)
-            for layer in [self.parameterAsRasterLayer(parameters, name, context)]
+            name: optical_source(self, parameters, name, context) or None for name in self.OPTICAL_INPUTS
         }
+        for name in (self.MASK, self.PROVENANCE):
+            layer = self.parameterAsRasterLayer(parameters, name, context)
+            sources[name] = layer.source() if layer is not None else None
         report_json = self.parameterAsFileOutput(parameters, self.REPORT_JSON, context) or None
         report_html = self.parameterAsFileOutput(parameters, self.REPORT_HTML, context) or None
 
@@ -176,6 +217,7 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
                 sources[self.REFERENCE],
                 mask_path=sources[self.MASK],
                 cloudy_path=sources[self.CLOUDY],
+                provenance_path=sources[self.PROVENANCE],
                 cloud_threshold=self.parameterAsDouble(parameters, self.THRESHOLD, context),
                 report_json=report_json,
                 report_html=report_html,
@@ -191,6 +233,9 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         outputs[self.SCORED_PIXELS] = result.pixels["all"]
         outputs[self.CLOUDY_PIXELS] = result.pixels.get("cloudy")
         outputs[self.CLEAR_PIXELS] = result.pixels.get("clear")
+        outputs[self.OBSERVED_PIXELS] = result.pixels.get("observed")
+        outputs[self.PREDICTED_PIXELS] = result.pixels.get("predicted")
+        outputs[self.BLENDED_PIXELS] = result.pixels.get("blended")
         for subset, values in result.metrics.items():
             feedback.pushInfo(
                 self.tr(

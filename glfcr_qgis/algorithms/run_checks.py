@@ -27,6 +27,8 @@ from rasterio.errors import RasterioError, RasterioIOError
 
 from ..core.errors import GlfcrError
 from ..core.io.output_guard import PlannedOutput, check_outputs
+from ..core.io.sentinel1.safe_files import is_sentinel1_product
+from ..core.io.sentinel2.product import looks_like_product
 
 # QGIS's "no bound" for number parameters
 _UNBOUNDED = sys.float_info.max / 2
@@ -84,8 +86,8 @@ def _raster_problem(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any
         value = parameters.get(definition.name())
         if isinstance(value, QgsRasterLayer):
             value = value.source()
-        if not isinstance(value, str) or not value.strip():
-            continue
+        if not isinstance(value, str) or not value.strip() or _is_product(value):
+            continue  # products (Sentinel-1 or -2) are checked by the core, which reads them whole
         name = definition.name()
         role = f"{definition.description()} ({name})"
         if not os.path.exists(value):
@@ -101,6 +103,10 @@ def _raster_problem(algorithm: QgsProcessingAlgorithm, parameters: dict[str, Any
                 "re-download or re-export it."
             )
     return ""
+
+
+def _is_product(value: str) -> bool:
+    return looks_like_product(value) or is_sentinel1_product(value.strip())
 
 
 def _unreadable(path: str) -> str:
@@ -128,6 +134,10 @@ def _output_problem(
         elif isinstance(definition, QgsProcessingParameterFileDestination) and name in outputs:
             path = algorithm.parameterAsFileOutput(parameters, name, context)
         elif isinstance(definition, QgsProcessingParameterRasterLayer):
+            value = parameters.get(name)
+            if isinstance(value, str) and _is_product(value):
+                rasters.append(value.strip())
+                continue
             layer = algorithm.parameterAsRasterLayer(parameters, name, context)
             rasters.append(layer.source() if layer is not None else None)
             continue

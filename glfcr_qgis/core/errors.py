@@ -57,3 +57,23 @@ class GlfcrWarning(UserWarning):
 
 class ParameterValueError(GlfcrError, ValueError):
     """An option of an operation is outside the range it accepts."""
+
+
+class InstallError(GlfcrError, RuntimeError):
+    """Installing the plugin's Python dependencies failed; ``log`` holds what pip printed."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
+class DownloadError(GlfcrError, OSError):
+    """A file could not be downloaded, or what arrived is not what was asked for."""
+
+
+class JobListError(GlfcrError, ValueError):
+    """A list of scenes to process (a jobs CSV or its rows) cannot be used as given."""
+
+
+class ClusterError(GlfcrError, RuntimeError):
+    """The Dask cluster that should run a batch cannot be started, reached or used."""

@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 import rasterio
 from conftest import RecordingFeedback, processing_run, run_qgis_process
+from rasterio.transform import from_origin
+from safe_masks import TILE_CRS, ULX, ULY, build_safe
+from scene_rasters import optical_dn, write_raster
 from test_cloud_mask import SAMPLE, synthetic_l1c, write_l1c
+from test_product_mask import expected_classes, flags_60m
 
 ALG = "glfcr:cloudmask"
 
@@ -24,8 +28,12 @@ def test_listed_with_parameters(qgis_app):
     algorithm = QgsApplication.processingRegistry().algorithmById(ALG)
     assert algorithm is not None and algorithm.displayName() == "Cloud Mask"
     names = [p.name() for p in algorithm.parameterDefinitions()]
-    assert names == ["INPUT", "THRESHOLD", "OUTPUT", "SCORE"]
+    assert names == ["INPUT", "METHOD", "THRESHOLD", "PRODUCT", "EXTENT", "OUTPUT", "SCORE"]
     assert algorithm.parameterDefinition("THRESHOLD").defaultValue() == 0.2
+    method = algorithm.parameterDefinition("METHOD")
+    assert method.defaultValue() == 0 and len(method.options()) == 3
+    assert "s2cloudless" in method.options()[1] and "MSK_CLASSI_B00" in method.options()[2]
+    assert "60 m" in algorithm.shortHelpString()
     assert "255" in algorithm.shortHelpString() and "L1C" in algorithm.shortHelpString()
 
 
@@ -70,10 +78,14 @@ def test_style_applied_when_loaded(qgis_app, scene, tmp_path):
     assert post_processor is not None
     layer = QgsRasterLayer(output, "mask")
     post_processor.postProcessLayer(layer, context, RecordingFeedback())
+    assert layer.name() == "scene cloud mask"  # named after the input layer (here its file)
     renderer = layer.renderer()
     assert renderer.type() == "paletted"
     classes = {c.value: (c.label, c.color.alpha()) for c in renderer.classes()}
-    assert classes == {0: ("clear", 0), 1: ("cloud", 255), 2: ("cloud shadow", 255)}
+    # "clear" is a faint colour, not transparent, so the legend shows a swatch for it
+    assert classes == {0: ("clear", 96), 1: ("cloud", 255), 2: ("cloud shadow", 255)}
+    clear = next(c.color for c in renderer.classes() if c.value == 0)
+    assert min(clear.red(), clear.green(), clear.blue()) >= 150  # light
 
 
 def test_cancel_leaves_no_output(qgis_app, scene, tmp_path):
@@ -135,3 +147,43 @@ def test_qgis_process_on_sample_matches_reference(shared_dir, tmp_path):
     expected = np.select([reference == 1, reference == -1], [1, 2], 0)
     assert np.array_equal(classes, expected)
     assert run["results"]["SHADOW_PIXELS"] == (reference == -1).sum()
+
+
+def test_s2cloudless_method_in_process_equals_the_core(qgis_app, shared_dir, tmp_path):
+    from glfcr_qgis.core.scene.cloud_masking import cloud_mask
+
+    source = tmp_path / f"{SAMPLE}.tif"
+    shutil.copyfile(shared_dir / "data" / "sen12mscr_samples" / "s2_cloudy" / f"{SAMPLE}.tif", source)
+    feedback = RecordingFeedback()
+    results = processing_run(
+        ALG,
+        {
+            "INPUT": str(source),
+            "METHOD": 1,
+            "OUTPUT": str(tmp_path / "mask.tif"),
+            "SCORE": str(tmp_path / "p.tif"),
+        },
+        feedback,
+    )
+    expected = cloud_mask(source, tmp_path / "core.tif", method="s2cloudless")
+    with rasterio.open(results["OUTPUT"]) as mask, rasterio.open(expected.mask_path) as core:
+        np.testing.assert_array_equal(mask.read(1), core.read(1))
+        assert mask.tags()["cloud_mask_method"] == "s2cloudless"
+    with rasterio.open(results["SCORE"]) as score:
+        assert score.descriptions == ("cloud probability (s2cloudless)",)
+    assert any("s2cloudless" in info for info in feedback.infos)
+
+
+@pytest.mark.slow
+def test_qgis_process_product_method_on_a_safe(shared_dir, tmp_path):
+    flags = flags_60m(seed=5)
+    safe = build_safe(tmp_path, shared_dir, flags)
+    dn = optical_dn(24, 30, seed=1)
+    stack = write_raster(tmp_path / "stack.tif", dn, transform=from_origin(ULX, ULY, 10, 10), crs=TILE_CRS)
+    params = {"INPUT": str(stack), "METHOD": 2, "PRODUCT": str(safe), "OUTPUT": str(tmp_path / "mask.tif")}
+    run = run_qgis_process(ALG, params)
+    assert run["returncode"] == 0, run["stderr"]
+    with rasterio.open(run["results"]["OUTPUT"]) as out:
+        np.testing.assert_array_equal(out.read(1), expected_classes(flags, dn))
+        assert out.tags()["cloud_mask_method"] == "product"
+    assert run["results"]["SHADOW_PIXELS"] == 0

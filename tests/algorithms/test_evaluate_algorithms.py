@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import RecordingFeedback, processing_run, run_qgis_process
-from network_fixtures import REFERENCE_CHECKPOINT
+from network_fixtures import REFERENCE_CHECKPOINT, reference_model
 from scene_rasters import optical_dn, write_raster
-from test_evaluate import FALL, WINTER, result_triplet
+from test_evaluate import FALL, WINTER, layer_pair, result_triplet
 from test_metrics import REFERENCE, SAMPLES, authors_psnr, authors_ssim
 
 EVALUATE = "glfcr:evaluate"
@@ -36,12 +36,15 @@ def test_algorithms_listed(qgis_app):
         "REFERENCE",
         "MASK",
         "CLOUDY",
+        "PROVENANCE",
         "THRESHOLD",
         "REPORT_JSON",
         "REPORT_HTML",
     ]
     outputs = {o.name(): o for o in evaluate.outputDefinitions()}
-    assert {*METRICS, "PSNR_CLOUDY", "SAM_CLEAR"} <= outputs.keys()
+    assert {*METRICS, "PSNR_CLOUDY", "SAM_CLEAR", "PSNR_OBSERVED", "MAE_PREDICTED", "BLENDED_PIXELS"} <= (
+        outputs.keys()
+    )
     assert outputs["PSNR"].type() == "outputNumber"
     assert isinstance(outputs["REPORT_HTML"], QgsProcessingOutputHtml)
 
@@ -63,6 +66,12 @@ def test_algorithms_listed(qgis_app):
         "REPORT_HTML",
     ]
     assert {*METRICS, "REPORT_CSV", "IMAGE_COUNT"} <= {o.name() for o in dataset.outputDefinitions()}
+    assert {(alg.groupId(), alg.group()) for alg in (evaluate, dataset)} == {("evaluation", "Evaluation")}
+    # one split numbering: the data.csv numbers, in the dropdown's order, in both the dropdown and the help
+    assert dataset.parameterDefinition("SPLIT").options() == [
+        "test (data.csv split 3)", "validation (data.csv split 2)", "train (data.csv split 1)",
+    ]  # fmt: skip
+    assert "3 for test, 2 for validation, 1 for train" in dataset.shortHelpString()
 
 
 @pytest.mark.parametrize("name", [WINTER, FALL])
@@ -79,6 +88,26 @@ def test_evaluate_in_process_matches_the_reference(qgis_app, tmp_path, name):
     assert document["metrics"]["all"]["ssim"] == results["SSIM"]
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
     assert feedback.progress_values[-1] == 100
+
+
+def test_evaluate_splits_observed_and_predicted_pixels_by_provenance(qgis_app, tmp_path):
+    prediction, reference, _, _ = layer_pair(tmp_path, height=24, width=24)
+    provenance = np.full((1, 24, 24), 1, np.uint8)
+    provenance[0, :10] = 0
+    provenance_path = write_raster(tmp_path / "provenance.tif", provenance, nodata=255)
+    params = {
+        "PREDICTION": str(prediction),
+        "REFERENCE": str(reference),
+        "REPORT_JSON": str(tmp_path / "report.json"),
+        "REPORT_HTML": str(tmp_path / "report.html"),
+    }
+    results = processing_run(EVALUATE, {**params, "PROVENANCE": str(provenance_path)})
+    assert (results["OBSERVED_PIXELS"], results["PREDICTED_PIXELS"]) == (10 * 24, 14 * 24)
+    assert results["BLENDED_PIXELS"] == 0
+    # a mask scoring the non-zero (predicted) pixels gives the numbers of the predicted subset
+    masked = processing_run(EVALUATE, {**params, "MASK": str(provenance_path)})
+    assert results["PSNR_PREDICTED"] == pytest.approx(masked["PSNR"], abs=1e-9)
+    assert results["PSNR_OBSERVED"] != results["PSNR_PREDICTED"]
 
 
 @pytest.mark.slow
@@ -102,7 +131,6 @@ def test_evaluate_rejects_other_grids(qgis_app, tmp_path):
 
 
 def test_evaluatedataset_real_checkpoint_reproduces_the_authors_test(qgis_app, tmp_path):
-    from glfcr_qgis.core import load_model
     from glfcr_qgis.core.evaluation.dataset_evaluation import load_triplet
 
     feedback = RecordingFeedback()
@@ -127,7 +155,7 @@ def test_evaluatedataset_real_checkpoint_reproduces_the_authors_test(qgis_app, t
     # independently: the authors' crop, network and metrics
     cloudy, sar, cloudfree = (torch.from_numpy(a)[None] for a in load_triplet(result_triplet(FALL)))
     with torch.no_grad():
-        output = load_model(REFERENCE_CHECKPOINT)(cloudy, sar)
+        output = reference_model()(cloudy, sar)
     expected_psnr, expected_ssim = authors_psnr(output, cloudfree), authors_ssim(output, cloudfree).item()
     assert results["IMAGE_COUNT"] == 1
     assert results["PSNR"] == pytest.approx(expected_psnr, abs=1e-6)

@@ -76,10 +76,11 @@ def build_model(weights: Path, report: Path) -> Any:
         "CLOUDY": "@cloudy", "SAR": "@sar", "WEIGHTS": str(weights), "DEVICE": 1,
         "TILE_SIZE": 32, "OVERLAP": 0, "OUTPUT_TYPE": 0, "KEEP_CLEAR": True,
     }  # fmt: skip
-    model.addChildAlgorithm(_child("glfcr:removeclouds", "remove", remove_sources, {"OUTPUT": "cloud_free"}))
+    remove_outputs = {"OUTPUT": "cloud_free", "PROVENANCE": "provenance"}
+    model.addChildAlgorithm(_child("glfcr:removeclouds", "remove", remove_sources, remove_outputs))
     evaluate_sources = {
         "PREDICTION": "remove.OUTPUT", "REFERENCE": "@reference", "MASK": "mask.OUTPUT",
-        "REPORT_JSON": str(report),
+        "PROVENANCE": "remove.PROVENANCE", "REPORT_JSON": str(report),
     }  # fmt: skip
     model.addChildAlgorithm(_child("glfcr:evaluate", "evaluate", evaluate_sources, {}))
     return model
@@ -112,6 +113,7 @@ def test_cloud_mask_remove_clouds_evaluate_chain(qgis_app: Any, shared_dir: Path
             "reference": str(reference),
             "mask:cloud_mask": str(tmp_path / "mask.tif"),
             "remove:cloud_free": str(tmp_path / "cloud_free.tif"),
+            "remove:provenance": str(tmp_path / "provenance.tif"),
         },
         feedback=RecordingFeedback(),
     )
@@ -124,3 +126,8 @@ def test_cloud_mask_remove_clouds_evaluate_chain(qgis_app: Any, shared_dir: Path
     assert Path(scores["inputs"]["prediction"]) == tmp_path / "cloud_free.tif"
     assert Path(scores["inputs"]["mask"]) == tmp_path / "mask.tif"
     assert np.isfinite(scores["metrics"]["all"]["psnr"])
+    # and split them by where Remove Clouds' values came from, read from its provenance output
+    with rasterio.open(tmp_path / "provenance.tif") as origin, rasterio.open(tmp_path / "mask.tif") as mask:
+        origin = origin.read(1)[mask.read(1) != 0]
+    assert scores["pixels"]["predicted"] == np.isin(origin, (1, 2, 3)).sum() > 0
+    assert scores["pixels"]["observed"] == (origin == 0).sum()

@@ -95,6 +95,29 @@ def test_cloudy_and_clear_pixels_reported_apart(tmp_path):
             assert result.metrics[subset][name] == pytest.approx(value, abs=1e-7), (subset, name)
 
 
+def test_observed_predicted_and_blended_pixels_reported_apart(tmp_path):
+    prediction_path, reference_path, prediction, reference = layer_pair(tmp_path, height=48, width=48)
+    provenance = np.full((1, 48, 48), 3, np.uint8)  # predicted in clear sky
+    provenance[0, :20] = 0  # observed
+    provenance[0, 20:24] = 4  # blended
+    provenance[0, 30:40, 5:15] = 1  # predicted under cloud
+    provenance[0, 40:, 40:] = 2  # predicted under shadow
+    provenance_path = write_raster(tmp_path / "provenance.tif", provenance, nodata=255)
+    result = evaluate_layers(prediction_path, reference_path, provenance_path=provenance_path, window_size=16)
+
+    maps = metric_maps(normalize_optical(prediction), normalize_optical(reference))
+    selections = {
+        "observed": provenance[0] == 0,
+        "predicted": np.isin(provenance[0], (1, 2, 3)),
+        "blended": provenance[0] == 4,
+    }
+    assert result.pixels == {"all": 48 * 48, **{name: int(sel.sum()) for name, sel in selections.items()}}
+    for subset, selected in selections.items():
+        for name, value in maps.sums(selected)[0].values().items():
+            assert result.metrics[subset][name] == pytest.approx(value, abs=1e-7), (subset, name)
+    assert result.document()["inputs"]["provenance"] == os.fspath(provenance_path)
+
+
 def test_reports_are_written(tmp_path):
     prediction, reference, _, _ = layer_pair(tmp_path)
     result = evaluate_layers(
@@ -284,4 +307,36 @@ def test_dataset_cancel_writes_nothing(tmp_path):
         evaluate_dataset(
             tmp_path, StandIn(), device="cpu", report_json=tmp_path / "r.json", is_canceled=lambda: True
         )
+    assert not (tmp_path / "r.json").exists()
+
+
+class StagedStandIn(StandIn):
+    """A stand-in reporting two stages per pass, as GLF-CR reports its blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stages_run = 0
+
+    def forward(self, cloudy, sar, *, on_stage=None):
+        for done in (1, 2):
+            self.stages_run += 1
+            if on_stage is not None:
+                on_stage(done, 2)
+        return super().forward(cloudy, sar)
+
+
+def test_dataset_progress_moves_and_cancel_stops_inside_a_forward_pass(tmp_path):
+    for patch in range(2):
+        write_official_triplet(tmp_path, "ROIs1970_fall", 139, patch, seed=patch)
+    fractions = []
+    evaluate_dataset(tmp_path, StagedStandIn(), device="cpu", progress=fractions.append)
+    assert fractions == [0.25, 0.5, 0.5, 0.75, 1.0, 1.0]  # each stage, then each finished image
+    network = StagedStandIn()
+    fractions.clear()
+    with pytest.raises(ProcessingCanceled):
+        evaluate_dataset(
+            tmp_path, network, device="cpu", report_json=tmp_path / "r.json",
+            progress=fractions.append, is_canceled=lambda: bool(fractions),
+        )  # fmt: skip
+    assert network.stages_run == 2 and fractions == [0.25]  # stopped at the second stage of the first pass
     assert not (tmp_path / "r.json").exists()

@@ -37,11 +37,19 @@ from glfcr_qgis.core.errors import (
     TileSizeError,
 )
 from glfcr_qgis.core.io.normalization import S2_L1C_BANDS, normalize_optical, normalize_sar
-from glfcr_qgis.core.scene.cloud_detector import CLOUD, SHADOW, cloud_shadow_mask, shadow_statistics
+from glfcr_qgis.core.model.device import cpu_runs_bfloat16_natively
+from glfcr_qgis.core.scene.cloud_detector import (
+    CLOUD,
+    SHADOW,
+    cloud_shadow_mask,
+    shadow_statistics,
+    window_cloud_shadow_mask,
+)
 from glfcr_qgis.core.scene.keep_clear import KEEP_CLEAR_FEATHER, ClearPixelShare
 from glfcr_qgis.core.scene.pipeline import remove_clouds
 
 HEIGHT, WIDTH = 75, 100
+EMULATED_BFLOAT16 = "this CPU has neither AVX-512 BF16 nor AMX: bfloat16 is refused here, float32 is faster"
 
 
 class PointwiseStandIn(nn.Module):
@@ -267,17 +275,22 @@ def test_partial_sar_coverage_warns_and_writes_nodata_outside(tmp_path: Path) ->
     assert result.covered_fraction == pytest.approx(0.5, abs=0.02)
 
 
-def test_band_descriptions_in_another_order_warn(tmp_path: Path) -> None:
-    optical = write_raster(
-        tmp_path / "cloudy.tif",
-        optical_dn(16, 16),
-        descriptions=[f"B{i:02d}" for i in range(12, 0, -1)] + ["B8A"],
-    )
-    sar = write_raster(tmp_path / "sar.tif", sar_db(16, 16), descriptions=["VH", "VV"])
+def test_optical_band_descriptions_in_another_order_warn_and_sar_bands_are_found_by_name(
+    tmp_path: Path,
+) -> None:
+    optical_values = optical_dn(16, 16)
+    reversed_names = [f"B{i:02d}" for i in range(12, 0, -1)] + ["B8A"]
+    optical = write_raster(tmp_path / "cloudy.tif", optical_values, descriptions=reversed_names)
+    sar_values = sar_db(16, 16)
+    # VH first: the SAR bands are picked by their names, not their positions
+    sar = write_raster(tmp_path / "sar.tif", sar_values[::-1].copy(), descriptions=["VH", "VV"])
     with pytest.warns(GlfcrWarning) as record:
-        remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "out.tif", device="cpu")
+        result = remove_clouds(
+            optical, sar, PointwiseStandIn(), tmp_path / "out.tif", device="cpu", output_type="Float32"
+        )
     messages = " ".join(str(w.message) for w in record)
-    assert "band 1 is described as 'B12'" in messages and "band 1 is described as 'VH'" in messages
+    assert "band 1 is described as 'B12'" in messages and "SAR" not in messages
+    np.testing.assert_allclose(read(result.output_path), pointwise_dn(optical_values, sar_values), atol=0.1)
 
 
 def test_band_descriptions_in_the_right_order_do_not_warn(tmp_path: Path) -> None:
@@ -346,7 +359,7 @@ def test_clear_pixel_share_does_not_depend_on_the_strip(tmp_path: Path) -> None:
     classes, _ = cloud_shadow_mask(dn)
     with rasterio.open(path) as dataset:
         stats = shadow_statistics(dn)
-        share = ClearPixelShare(dataset, stats)
+        share = ClearPixelShare(dataset, lambda window: window_cloud_shadow_mask(dataset, window, stats))
         whole = share(0, 60)
         np.testing.assert_array_equal(np.concatenate([share(0, 20), share(20, 7), share(27, 33)]), whole)
     assert (whole[(classes == CLOUD) | (classes == SHADOW)] == 1).all()
@@ -400,6 +413,21 @@ def test_progress_rises_to_one_and_cancel_leaves_nothing(tmp_path: Path, scene: 
     assert leftovers(tmp_path, optical, sar, tmp_path / "a.tif") == []
 
 
+def test_cancel_during_the_keep_clear_mask_pass_stops_before_its_next_block(tmp_path: Path) -> None:
+    # 1100 rows: two blocks of the mask pass (1024 rows each), so a press between them is seen there
+    optical, sar = write_scene(tmp_path, 1100, 16)
+    fractions: list[float] = []
+    model = PointwiseStandIn()
+    with pytest.raises(ProcessingCanceled):
+        remove_clouds(
+            optical, sar, model, tmp_path / "out.tif", tile_size=16, overlap=0, device="cpu", keep_clear=True,
+            progress=fractions.append, is_canceled=lambda: bool(fractions),
+        )  # fmt: skip
+    # the mask pass moved the bar after its first block (its share of the run is 10 %), then stopped
+    assert fractions == [pytest.approx(0.05)]
+    assert not model.tile_shapes and leftovers(tmp_path, optical, sar) == []
+
+
 # --- failures: a clear error and nothing written -------------------------------------------------------
 
 
@@ -414,7 +442,7 @@ def test_twelve_band_optical_is_refused_with_the_l1c_hint(tmp_path: Path) -> Non
 def test_sar_with_wrong_band_count_is_refused(tmp_path: Path) -> None:
     optical = write_raster(tmp_path / "cloudy.tif", optical_dn(16, 16))
     sar = write_raster(tmp_path / "sar.tif", sar_db(16, 16)[:1])
-    with pytest.raises(InputRasterError, match="VV, VH"):
+    with pytest.raises(InputRasterError, match="has 1 backscatter band; GLF-CR needs VV and VH"):
         remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "out.tif", device="cpu")
 
 
@@ -450,6 +478,7 @@ def test_bad_tiling_is_refused(
         )
 
 
+@pytest.mark.skipif(not cpu_runs_bfloat16_natively(), reason=EMULATED_BFLOAT16)
 def test_reduced_precision_runs_and_is_recorded(tmp_path: Path, scene: tuple[Path, Path]) -> None:
     optical, sar = scene
     result = remove_clouds(
@@ -461,6 +490,17 @@ def test_reduced_precision_runs_and_is_recorded(tmp_path: Path, scene: tuple[Pat
         values = out.read()
     # bfloat16 keeps 8 bits of mantissa: about 0.4 % of the value
     np.testing.assert_allclose(values, pointwise_dn(read(optical), read(sar)), rtol=0.01, atol=1.0)
+
+
+@pytest.mark.skipif(cpu_runs_bfloat16_natively(), reason="this CPU runs bfloat16 natively")
+def test_bfloat16_on_a_cpu_that_emulates_it_is_refused_before_the_run(
+    tmp_path: Path, scene: tuple[Path, Path]
+) -> None:
+    optical, sar = scene
+    model = PointwiseStandIn()
+    with pytest.raises(ParameterValueError, match="float32 is faster on this CPU"):
+        remove_clouds(optical, sar, model, tmp_path / "out.tif", device="cpu", precision="bfloat16")
+    assert not model.tile_shapes and leftovers(tmp_path, optical, sar) == []
 
 
 def test_bad_batch_size_and_output_type_are_refused(tmp_path: Path, scene: tuple[Path, Path]) -> None:

@@ -4,8 +4,9 @@ Both rasters hold the 13 Sentinel-2 L1C bands in digital numbers and are scored 
 clipped to [0, 10000] and divided by 10000 as the GLF-CR data loader prepares every optical image.
 Pixels that are nodata (or NaN) in any band of either raster are not scored; an optional mask
 raster (non-zero = scored) restricts the scoring further. Given the cloudy image, the cloud/shadow
-detector splits the scored pixels into cloudy (cloud or shadow) and clear ones, and every metric is
-reported for all, cloudy and clear pixels.
+detector splits the scored pixels into cloudy (cloud or shadow) and clear ones; given Remove Clouds'
+provenance raster, they are split into observed (input kept), predicted and blended pixels, as
+DSen2-CR reports cloud-covered and clear pixels apart. Every metric is reported for each subset.
 
 Memory stays bounded whatever the raster size: windows are read one at a time with 5 pixels of
 context for SSIM, and their float64 sums add up to the whole-image result.
@@ -29,10 +30,12 @@ from rasterio.windows import Window
 
 from ..errors import GlfcrWarning, InputRasterError, ParameterValueError, ProcessingCanceled
 from ..io.normalization import S2_L1C_BANDS, normalize_optical
+from ..io.optical_input import open_optical
 from ..io.output_guard import PlannedOutput, check_outputs
 from ..io.raster_io import PathLike, iter_windows, nodata_mask, open_raster, read_window, window_count
 from .metric_sums import MetricSums, metric_maps
 from .metrics import SSIM_HALO, ContextMargins
+from .pixel_subsets import PROVENANCE_SUBSETS, SUBSET_LABELS, SUBSETS, PixelSubsets
 from .report_files import json_text, write_text_files
 from .reports import (
     comparison_panels,
@@ -48,17 +51,9 @@ from .reports import (
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
 
-SUBSETS: tuple[str, ...] = ("all", "cloudy", "clear")
-SUBSET_LABELS: dict[str, str] = {
-    "all": "All scored pixels",
-    "cloudy": "Cloudy (cloud or shadow)",
-    "clear": "Clear",
-}
 DEFAULT_WINDOW_SIZE = 512
 # longest side of the report's quicklooks, in pixels
 QUICKLOOK_SIDE = 512
-# classes of the cloud mask raster written by cloud_mask()
-_CLEAR, _CLOUD, _SHADOW, _MASK_NODATA = 0, 1, 2, 255
 # progress share of the cloud mask pass when the cloudy image is given
 _CLOUD_MASK_SHARE = 0.4
 _BANDS = len(S2_L1C_BANDS)
@@ -104,6 +99,7 @@ def evaluate_layers(
     *,
     mask_path: PathLike | None = None,
     cloudy_path: PathLike | None = None,
+    provenance_path: PathLike | None = None,
     cloud_threshold: float = 0.2,
     window_size: int = DEFAULT_WINDOW_SIZE,
     report_json: PathLike | None = None,
@@ -119,6 +115,8 @@ def evaluate_layers(
         mask_path: optional 1-band raster on the same grid; non-zero pixels are scored, others not.
         cloudy_path: optional cloudy image (13 bands, same grid); its cloud/shadow mask splits the
             scored pixels into cloudy and clear.
+        provenance_path: optional provenance raster of Remove Clouds (1 band, same grid); splits the
+            scored pixels into observed (class 0), predicted (1, 2, 3) and blended (4).
         cloud_threshold: cloud score threshold of the detector, in (0, 1].
         window_size: side of the windows read at a time; memory grows with its square.
         report_json: optional JSON report to write.
@@ -147,7 +145,7 @@ def evaluate_layers(
             PlannedOutput(report_json, "json", "JSON report"),
             PlannedOutput(report_html, "html", "HTML report"),
         ],
-        input_rasters=[prediction_path, reference_path, mask_path, cloudy_path],
+        input_rasters=[prediction_path, reference_path, mask_path, cloudy_path, provenance_path],
     )
     report = progress or (lambda fraction: None)
     canceled = is_canceled or (lambda: False)
@@ -156,6 +154,7 @@ def evaluate_layers(
         "reference": os.fspath(reference_path),
         "mask": os.fspath(mask_path) if mask_path else None,
         "cloudy": os.fspath(cloudy_path) if cloudy_path else None,
+        "provenance": os.fspath(provenance_path) if provenance_path else None,
     }
     settings: dict[str, Any] = {
         "scaling": "digital numbers clipped to [0, 10000] and divided by 10000",
@@ -165,9 +164,9 @@ def evaluate_layers(
 
     with ExitStack() as stack:
         prediction = stack.enter_context(
-            open_raster(prediction_path, role="prediction", expected_bands=_BANDS)
+            open_optical(prediction_path, role="prediction")
         )
-        reference = stack.enter_context(open_raster(reference_path, role="reference", expected_bands=_BANDS))
+        reference = stack.enter_context(open_optical(reference_path, role="reference"))
         check_same_grid(prediction, reference, "prediction", "reference")
         mask = None
         if mask_path:
@@ -180,13 +179,22 @@ def evaluate_layers(
             classes = stack.enter_context(open_raster(classes_path, role="cloud mask", expected_bands=1))
             start = _CLOUD_MASK_SHARE
 
-        subsets = SUBSETS if classes is not None else SUBSETS[:1]
+        provenance = None
+        if provenance_path:
+            provenance = stack.enter_context(
+                open_raster(provenance_path, role="provenance", expected_bands=1)
+            )
+            check_same_grid(provenance, reference, "provenance", "reference")
+        subsets = (SUBSETS if classes is not None else SUBSETS[:1]) + (
+            PROVENANCE_SUBSETS if provenance is not None else ()
+        )
         sums = {subset: MetricSums(bands=_BANDS) for subset in subsets}
+        labels = PixelSubsets(classes, provenance)
         windows = window_count(reference.height, reference.width, window_size)
         for done, window in enumerate(iter_windows(reference.height, reference.width, window_size), start=1):
             if canceled():
                 raise ProcessingCanceled("Evaluation canceled; no report was written.")
-            for subset, window_sums in _score_window(prediction, reference, mask, classes, window).items():
+            for subset, window_sums in _score_window(prediction, reference, mask, labels, window).items():
                 sums[subset] = sums[subset] + window_sums
             report(start + (1.0 - start) * done / windows)
 
@@ -205,7 +213,8 @@ def evaluate_layers(
                 + "; check the inputs' nodata values and the mask."
             )
         for subset in subsets[1:]:
-            if result.pixels[subset] == 0:
+            # an empty provenance subset is normal (nothing is observed without keep-clear)
+            if result.pixels[subset] == 0 and subset in SUBSETS:
                 warnings.warn(
                     f"No {subset} pixel in the cloud mask of {inputs['cloudy']}: "
                     f"the {subset} metrics are undefined.",
@@ -260,7 +269,7 @@ def _cloud_classes(
     """Write the cloud mask of the cloudy image into a temporary folder (removed with ``stack``)."""
     from ..scene.cloud_masking import cloud_mask
 
-    with open_raster(cloudy_path, role="cloudy", expected_bands=_BANDS) as cloudy:
+    with open_optical(cloudy_path, role="cloudy") as cloudy:
         check_same_grid(cloudy, reference, "cloudy", "reference")
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="glfcr_evaluate_")))
     return cloud_mask(
@@ -276,7 +285,7 @@ def _score_window(
     prediction: DatasetReader,
     reference: DatasetReader,
     mask: DatasetReader | None,
-    classes: DatasetReader | None,
+    labels: PixelSubsets,
     window: Window,
 ) -> dict[str, MetricSums]:
     """Score one window per subset, reading SSIM context from the neighbouring pixels."""
@@ -301,15 +310,7 @@ def _score_window(
     if mask is not None:
         mask_values = read_window(mask, window, role="mask")
         scored &= (mask_values[0] != 0) & ~nodata_mask(mask_values[:1], mask.nodatavals[:1])
-    subsets = {"all": scored}
-    if classes is not None:
-        labels = read_window(classes, window, role="cloud mask")[0]
-        scored &= labels != _MASK_NODATA
-        subsets = {
-            "all": scored,
-            "cloudy": scored & ((labels == _CLOUD) | (labels == _SHADOW)),
-            "clear": scored & (labels == _CLEAR),
-        }
+    subsets = labels.subsets(scored, window)
     if not scored.any():
         return {subset: MetricSums(bands=_BANDS) for subset in subsets}
     maps = metric_maps(images[0], images[1], context=context)
@@ -332,7 +333,7 @@ def _quicklook_panels(
     cloudy = None
     if cloudy_path:
         cloudy = _quicklook_read(
-            stack.enter_context(open_raster(cloudy_path, role="cloudy", expected_bands=_BANDS))
+            stack.enter_context(open_optical(cloudy_path, role="cloudy"))
         )
     return comparison_panels(_quicklook_read(prediction), _quicklook_read(reference), cloudy)
 

@@ -29,6 +29,7 @@ OUTPUT_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "csv": ("CSV", (".csv",)),
     "html": ("HTML", (".html", ".htm")),
     "jsonl": ("JSON lines", (".jsonl",)),
+    "checkpoint": ("PyTorch checkpoint", (".pth", ".pt")),
 }
 
 
@@ -61,10 +62,11 @@ def check_outputs(
     Args:
         outputs: the files the run will write (None or "" paths are skipped: outputs not asked for).
         input_rasters: rasters the run reads; every file of each (GDAL's file list: a VRT's sources,
-            sidecars) is protected.
+            a product's images, sidecars) is protected, and a raster given as a folder (a ``.SAFE``
+            product) is an input folder.
         input_files: other files the run reads (protected as they are, without opening them).
         input_folders: folders the run reads from (a dataset's root): no existing file inside may be an
-            output.
+            output (a new file beside the data is fine).
 
     Raises:
         OutputWriteError: one sentence naming the output, what it clashes with and what to do.
@@ -72,10 +74,13 @@ def check_outputs(
     planned = [output for output in outputs if output.path]
     for output in planned:
         _check_extension(output)
-    sources = [path for raster in input_rasters if raster for path in companion_files(raster)]
+    rasters = [raster for raster in input_rasters if raster]
+    sources = [path for raster in rasters for path in companion_files(raster)]
     sources += [os.fspath(file) for file in input_files if file]
     protected = {_key(path): Path(path) for path in sources}
+    # a raster given as a folder (a .SAFE product) is a dataset of its own
     folders = [Path(_key(folder)) for folder in input_folders if folder]
+    folders += [Path(_key(raster)) for raster in rasters if os.path.isdir(raster)]
     seen: dict[str, PlannedOutput] = {}
     for output in planned:
         key = _key(output.path)

@@ -21,7 +21,12 @@ from rasterio.io import DatasetReader, DatasetWriter
 from rasterio.windows import Window
 
 from ..errors import InputRasterError, RasterReadError
-from .safe_writes import GDAL_SIDECAR_SUFFIXES, atomic_output, remove_raster_files  # noqa: F401 (re-exported)
+from .safe_writes import (  # noqa: F401 (re-exported: callers import them from here)
+    GDAL_SIDECAR_SUFFIXES,
+    atomic_output,
+    partial_files,
+    remove_raster_files,
+)
 
 PathLike = str | os.PathLike[str]
 

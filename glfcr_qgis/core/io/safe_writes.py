@@ -11,6 +11,7 @@ nothing is moved, and the caller gets one :class:`OutputWriteError` sentence.
 from __future__ import annotations
 
 import errno
+import glob
 import logging
 import os
 import secrets
@@ -272,6 +273,17 @@ def _create_hidden_temp(destination: Path) -> Path:
             continue
         return temp
     raise FileExistsError(errno.EEXIST, f"no free temporary name in {destination.parent}")
+
+
+def partial_files(path: PathLike) -> list[Path]:
+    """Temporary files ``atomic_output`` may have left for ``path`` when its process was killed.
+
+    A run that ends normally removes its own; these are left only by a process that died mid-write
+    (a killed worker), so they are safe to delete once no writer of ``path`` is running.
+    """
+    destination = Path(path).expanduser().absolute()
+    pattern = f".{glob.escape(destination.stem)}.*.partial*"
+    return sorted(candidate for candidate in destination.parent.glob(pattern) if candidate.is_file())
 
 
 def _flush_to_disk(path: Path) -> None:

@@ -25,12 +25,7 @@ from rasterio.windows import Window
 
 from ..errors import ParameterValueError, ProcessingCanceled
 from ..io.normalization import OPTICAL_SCALE
-from ..io.raster_io import (
-    iter_windows,
-    nodata_mask,
-    read_window,
-    window_count,
-)
+from ..io.raster_io import iter_windows, nodata_mask, read_window, window_count
 
 # classes of the output mask (Byte)
 CLEAR = 0
@@ -272,8 +267,19 @@ def _classify(
     halo: _Halo,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Classes and cloud score of the block inside ``halo`` (see :func:`cloud_shadow_mask`)."""
-    shape = valid.shape
+    smooth = _smoothed_cloud_score(reflectance, valid, halo)
+    shadow = _shadow(reflectance, valid, stats, halo)
+    block_valid = valid[halo.inner(valid.shape, 0)]
+    classes = np.full(block_valid.shape, CLEAR, dtype=np.uint8)
+    classes[shadow] = SHADOW
+    classes[smooth >= threshold] = CLOUD  # cloud wins over shadow
+    classes[~block_valid] = MASK_NODATA
+    return classes, smooth
 
+
+def _smoothed_cloud_score(reflectance: np.ndarray, valid: np.ndarray, halo: _Halo) -> np.ndarray:
+    """The authors' cloud score after closing and box mean, for the block inside ``halo``: float64."""
+    shape = valid.shape
     score = raw_cloud_score(reflectance)
     # missing pixels count as clear; at the scene's border the filters pad that way too (box, median)
     score[~valid] = 0.0
@@ -287,24 +293,20 @@ def _classify(
     # where the scene ends, then a 'valid' convolution adds the same 49 terms in the same order.
     closed = np.pad(closed[halo.inner(shape, box_reach)], halo.zero_padding(box_reach))
     box = np.ones((_BOX_SIZE, _BOX_SIZE)) / _BOX_SIZE**2
-    smooth = np.clip(scipy.signal.convolve2d(closed, box, mode="valid"), 0.00001, 1.0)
+    return np.clip(scipy.signal.convolve2d(closed, box, mode="valid"), 0.00001, 1.0)
 
+
+def _shadow(reflectance: np.ndarray, valid: np.ndarray, stats: ShadowStatistics, halo: _Halo) -> np.ndarray:
+    """The authors' cloud-shadow test, median-filtered, for the block inside ``halo``: bool."""
     t3, t4 = stats.thresholds
     candidates = (_csi(reflectance) < t3) & (reflectance[_B2] < t4) & valid
     # The authors median-filter the 0/-1 shadow map with scipy.signal.medfilt2d(., 5), which pads with
     # zeros: the median of 25 values in {-1, 0} is -1 exactly when 13 or more are -1, so counting
     # (integer, 8x faster) gives the same map; zeros are padded where the scene ends.
-    candidates = np.pad(candidates[halo.inner(shape, _SHADOW_REACH)], halo.zero_padding(_SHADOW_REACH))
+    candidates = np.pad(candidates[halo.inner(valid.shape, _SHADOW_REACH)], halo.zero_padding(_SHADOW_REACH))
     kernel = np.ones((_MEDIAN_SIZE, _MEDIAN_SIZE), dtype=np.uint8)
     votes = scipy.signal.correlate2d(candidates.astype(np.uint8), kernel, mode="valid")
-    shadow = votes > (_MEDIAN_SIZE**2) // 2
-
-    block_valid = valid[halo.inner(shape, 0)]
-    classes = np.full(block_valid.shape, CLEAR, dtype=np.uint8)
-    classes[shadow] = SHADOW
-    classes[smooth >= threshold] = CLOUD  # cloud wins over shadow
-    classes[~block_valid] = MASK_NODATA
-    return classes, smooth
+    return votes > (_MEDIAN_SIZE**2) // 2
 
 
 def cloud_shadow_mask(
@@ -351,14 +353,34 @@ def window_cloud_shadow_mask(
     Returns:
         ``(classes, score)`` of the window, as :func:`cloud_shadow_mask` returns them.
     """
+    reflectance, valid, halo = _read_with_halo(dataset, window, HALO)
+    return _classify(reflectance, valid, stats, threshold, halo)
+
+
+def window_shadow_mask(dataset: DatasetReader, window: Window, stats: ShadowStatistics) -> np.ndarray:
+    """The authors' cloud-shadow test alone on one window, equal to that part of the whole-scene test.
+
+    Used where another detector finds the clouds (s2cloudless has no shadow class).
+
+    Returns:
+        bool (window height, window width), True on shadow; False where the input is nodata.
+    """
+    reflectance, valid, halo = _read_with_halo(dataset, window, _SHADOW_REACH)
+    return _shadow(reflectance, valid, stats, halo) & valid[halo.inner(valid.shape, 0)]
+
+
+def _read_with_halo(
+    dataset: DatasetReader, window: Window, reach: int
+) -> tuple[np.ndarray, np.ndarray, _Halo]:
+    """Reflectance (13, h, w) and validity (h, w) of ``window`` grown by up to ``reach`` real neighbours."""
     height, width = dataset.height, dataset.width
     row0, col0 = int(window.row_off), int(window.col_off)
     row1, col1 = row0 + int(window.height), col0 + int(window.width)
     halo = _Halo(
-        top=min(HALO, row0),
-        bottom=min(HALO, height - row1),
-        left=min(HALO, col0),
-        right=min(HALO, width - col1),
+        top=min(reach, row0),
+        bottom=min(reach, height - row1),
+        left=min(reach, col0),
+        right=min(reach, width - col1),
     )
     grown = Window(
         col0 - halo.left,
@@ -367,7 +389,6 @@ def window_cloud_shadow_mask(
         row1 - row0 + halo.top + halo.bottom,
     )
     block = read_window(dataset, grown, role=ROLE)
-    valid = ~nodata_mask(block, dataset.nodatavals)
-    return _classify(to_reflectance(block), valid, stats, threshold, halo)
+    return to_reflectance(block), ~nodata_mask(block, dataset.nodatavals), halo
 
 

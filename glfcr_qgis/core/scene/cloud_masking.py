@@ -1,7 +1,8 @@
-"""Cloud Mask of a whole scene: the authors' detector (``cloud_detector``) block by block, as GeoTIFFs.
+"""Cloud Mask of a whole scene, block by block, written as GeoTIFFs, by one of the ``mask_methods``.
 
-A first pass gathers the scene-wide shadow statistics, a second classifies each block with its halo
-and writes the class raster (with a palette) and, optionally, the continuous cloud score.
+A first pass gathers the scene-wide shadow statistics (the authors' detector and s2cloudless), a second
+classifies each block with its halo and writes the class raster (with a palette) and, optionally, the
+continuous score; the method is recorded in the outputs' metadata.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from ..errors import GlfcrWarning
+from ..errors import GlfcrWarning, ParameterValueError
+from ..io.area_of_interest import AreaOfInterest
+from ..io.optical_input import open_optical, optical_input_tags
 from ..io.output_guard import PlannedOutput, check_outputs
 from ..io.raster_io import (
     iter_windows,
-    open_raster,
     output_profile,
     set_band_descriptions,
     window_count,
@@ -39,9 +41,14 @@ from .cloud_detector import (
     ProgressCallback,
     check_canceled,
     check_threshold,
-    scene_shadow_statistics,
-    window_cloud_shadow_mask,
 )
+from .mask_methods import DEFAULT_MASK_METHOD, check_mask_method, open_window_masker
+
+# band description of the score output per method
+SCORE_DESCRIPTIONS: dict[str, str] = {
+    "authors": "cloud score",
+    "s2cloudless": "cloud probability (s2cloudless)",
+}
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class CloudMaskResult:
         shadow_pixels: pixels classed cloud shadow.
         clear_pixels: pixels classed clear.
         nodata_pixels: pixels without data in the input.
+        method: the cloud mask method used (``mask_methods.MASK_METHODS``).
     """
 
     mask_path: Path
@@ -65,6 +73,7 @@ class CloudMaskResult:
     shadow_pixels: int
     clear_pixels: int
     nodata_pixels: int
+    method: str = DEFAULT_MASK_METHOD
 
     @property
     def valid_pixels(self) -> int:
@@ -97,19 +106,30 @@ def cloud_mask(
     threshold: float = DEFAULT_THRESHOLD,
     score_path: str | os.PathLike[str] | None = None,
     block_size: int | tuple[int, int] = 1024,
+    method: str | int = DEFAULT_MASK_METHOD,
+    product_path: str | os.PathLike[str] | None = None,
+    extent: AreaOfInterest | None = None,
     progress: ProgressCallback | None = None,
     is_canceled: CancelCallback | None = None,
 ) -> CloudMaskResult:
     """Write the cloud/shadow mask of a Sentinel-2 L1C scene of any size, block by block.
 
-    The result equals :func:`cloud_shadow_mask` on the whole scene at once, whatever ``block_size``.
+    The result equals the method's whole-scene result (for the authors' detector,
+    :func:`cloud_shadow_mask` on the whole scene at once), whatever ``block_size``.
 
     Args:
-        input_path: 13-band L1C raster, digital numbers 0..10000, bands B1..B12 in order.
+        input_path: 13-band L1C raster, digital numbers 0..10000, bands B1..B12 in order; or an L1C
+            product (``.SAFE`` folder, ``MTD_MSIL1C.xml``, ``.zip``, ``SENTINEL2_L1C:`` subdataset).
         output_path: Byte GeoTIFF to write: 0 clear, 1 cloud, 2 cloud shadow, 255 nodata, with a palette.
-        threshold: cloud score threshold in (0, 1]; 0.2 is the authors' default.
-        score_path: optional Float32 GeoTIFF of the smoothed cloud score (nodata -9999).
+        threshold: cloud score threshold of the authors' detector in (0, 1]; 0.2 is their default.
+        score_path: optional Float32 GeoTIFF of the continuous score (nodata -9999): the authors' smoothed
+            cloud score, or s2cloudless's cloud probability; the product's mask has none.
         block_size: block side in pixels (or rows, columns); memory grows with its square.
+        method: ``"authors"`` (0), ``"s2cloudless"`` (1) or ``"product"`` (2), see ``mask_methods``.
+        product_path: the L1C product whose own mask the ``product`` method reads; defaults to the input
+            when the input is a product (.SAFE folder, MTD_MSIL1C.xml, zip).
+        extent: optional area of interest: only the window of the input covering it is classified and
+            written (the shadow statistics are then those of the window).
         progress: called with the fraction done, 0..1.
         is_canceled: polled between blocks; when it returns True nothing is written.
 
@@ -117,36 +137,44 @@ def cloud_mask(
         Paths written and pixel counts per class.
 
     Raises:
-        ParameterValueError: threshold outside (0, 1].
+        ParameterValueError: threshold outside (0, 1], an unknown method, a score asked of the product's
+            mask, or the product method without a product.
+        MissingDependencyError: the s2cloudless method without its packages.
         RasterReadError: the input cannot be read.
-        InputRasterError: the input does not have 13 bands.
+        InputRasterError: the input does not have 13 bands, or the product has no raster mask.
         OutputWriteError: an output cannot be written.
         ProcessingCanceled: ``is_canceled`` returned True.
     """
     threshold = check_threshold(threshold)
+    method = check_mask_method(method)
+    if method == "product" and score_path is not None:
+        raise ParameterValueError(
+            "The product's own cloud mask has no continuous score; leave the score output empty."
+        )
     check_outputs(
         [
             PlannedOutput(output_path, "raster", "cloud mask output"),
             PlannedOutput(score_path, "raster", "cloud score output"),
         ],
-        input_rasters=[input_path],
+        input_rasters=[input_path, product_path],
     )
     report = progress or (lambda fraction: None)
     counts = np.zeros(256, dtype=np.int64)
     inputs = [input_path]
 
-    with open_raster(input_path, role=ROLE, expected_bands=13) as source:
+    with (
+        open_optical(input_path, role=ROLE, extent=extent) as source,
+        open_window_masker(
+            source,
+            method,
+            threshold=threshold,
+            product=input_path if product_path is None else product_path,
+            block_size=block_size,
+            progress=lambda f: report(f / 2),
+            is_canceled=is_canceled,
+        ) as masker,
+    ):
         height, width = source.height, source.width
-        stats = scene_shadow_statistics(
-            source, block_size=block_size, progress=lambda f: report(f / 2), is_canceled=is_canceled
-        )
-        if stats.pixel_count == 0:
-            warnings.warn(
-                f"Every pixel of {os.fspath(input_path)} is nodata; the mask is nodata everywhere.",
-                GlfcrWarning,
-                stacklevel=2,
-            )
-
         mask_profile = output_profile(source.profile, count=1, dtype="uint8", nodata=MASK_NODATA)
         score_profile = output_profile(
             source.profile, count=1, dtype="float32", nodata=SCORE_NODATA, predictor=3
@@ -158,24 +186,35 @@ def cloud_mask(
             set_band_descriptions(mask_dst, ["cloud mask"])
             mask_dst.write_colormap(1, CLASS_COLORS)
             class_tags = {f"CLASS_{value}": name for value, name in CLASS_NAMES.items()}
-            mask_dst.update_tags(1, **class_tags, THRESHOLD=str(threshold))
+            mask_dst.update_tags(1, **class_tags)
+            if method == "authors":
+                mask_dst.update_tags(1, THRESHOLD=str(threshold))
+            mask_dst.update_tags(**masker.tags)
+            mask_dst.update_tags(**optical_input_tags(source))
             score_dst = None
             if score_path is not None:
                 score_dst = outputs.enter_context(rasterio.open(temps[1], "w", **score_profile))
-                set_band_descriptions(score_dst, ["cloud score"])
+                set_band_descriptions(score_dst, [SCORE_DESCRIPTIONS[method]])
+                score_dst.update_tags(**masker.tags)
 
             windows = window_count(height, width, block_size)
             for done, window in enumerate(iter_windows(height, width, block_size), start=1):
                 check_canceled(is_canceled)
-                classes, score = window_cloud_shadow_mask(source, window, stats, threshold)
+                classes, score = masker.classify(window)
                 mask_dst.write(classes, 1, window=window)
-                if score_dst is not None:
+                if score_dst is not None and score is not None:
                     score = score.astype(np.float32)
                     score[classes == MASK_NODATA] = SCORE_NODATA
                     score_dst.write(score, 1, window=window)
                 counts += np.bincount(classes.ravel(), minlength=256)
                 check_write_failures()
                 report(0.5 + 0.5 * done / windows)
+            if counts[MASK_NODATA] == height * width:
+                warnings.warn(
+                    f"Every pixel of {os.fspath(input_path)} is nodata; the mask is nodata everywhere.",
+                    GlfcrWarning,
+                    stacklevel=2,
+                )
 
     return CloudMaskResult(
         mask_path=Path(output_path),
@@ -185,4 +224,5 @@ def cloud_mask(
         shadow_pixels=int(counts[SHADOW]),
         clear_pixels=int(counts[CLEAR]),
         nodata_pixels=int(counts[MASK_NODATA]),
+        method=method,
     )

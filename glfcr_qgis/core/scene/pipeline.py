@@ -9,9 +9,11 @@ NaN or outside the SAR footprint, are filled for the network as the authors' dat
 with the mean of the tile's valid values of that raster (all its bands together), and are written as
 nodata in the output. A scene that is a single tile therefore reproduces the authors' pipeline exactly.
 
-With ``keep_clear``, pixels the cloud detector (``cloud_mask``, scene-wide statistics from a first
-pass) calls clear keep their input values; the prediction fades in over a few pixels towards cloud
-and shadow pixels.
+With ``keep_clear``, pixels the cloud mask (``mask_methods``: the authors' detector with scene-wide
+statistics from a first pass, s2cloudless, or the product's own mask) calls clear keep their input
+values; the prediction fades in over a few pixels towards cloud and shadow pixels. The optional
+provenance raster (``provenance``) records per pixel whether the output was observed, predicted (under
+cloud, shadow or in clear sky) or blended.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,22 +29,26 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...version import plugin_version
-from ..errors import GlfcrWarning, ParameterValueError
+from ..errors import GlfcrWarning
 from ..io.alignment import SarOnOpticalGrid
+from ..io.area_of_interest import AreaOfInterest
 from ..io.band_order import warn_on_band_order
-from ..io.normalization import S1_BANDS, S2_L1C_BANDS
+from ..io.normalization import S2_L1C_BANDS
+from ..io.optical_input import open_optical, optical_input_tags
 from ..io.output_guard import PlannedOutput, check_outputs
-from ..io.raster_io import (
-    atomic_output,
-    open_raster,
-    output_profile,
-    sha256_file,
-)
-from .cloud_detector import scene_shadow_statistics
+from ..io.raster_io import output_profile, sha256_file
+from ..io.safe_writes import atomic_outputs
+from ..io.sentinel1.inputs import open_sar_source
+from .batching import CudaMemory, check_batch_size
+from .device_blending import DeviceBlending
 from .keep_clear import ClearPixelShare
-from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_dtype, output_nodata, scratch_path
-from .strip_runner import BatchPredictor, StageTimings, StripRunner
-from .tiling import TileGrid, validate_tiling, whole_number
+from .mask_methods import DEFAULT_MASK_METHOD, check_mask_method, open_window_masker
+from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_nodata, scratch_path
+from .predictors import batch_predictor, uses_device_blending
+from .provenance import ProvenanceRecorder, new_provenance_raster
+from .run_settings import SETTINGS_TAG, check_settings, settings_record
+from .strip_runner import StageTimings, StripRunner
+from .tiling import TileGrid, validate_tiling
 
 if TYPE_CHECKING:  # torch is imported when a run starts, so the defaults here can be read without it
     import torch
@@ -51,10 +58,12 @@ if TYPE_CHECKING:  # torch is imported when a run starts, so the defaults here c
 # 256 to 384 and 14.3k at 512, so the largest tile before that drop, 384, gives the least overlap for the
 # same speed (tiles shrink to just cover the scene: 368 on a 1024 scene, 1.16x its pixels; 384 on a
 # full Sentinel-2 tile, 1.25x). A 32-pixel overlap (16 at the network's half resolution) is blended
-# away; batches above 1 were slower on the CPU (256 x 4: 14.8k px/s against 17.4k).
+# away; batches above 1 were slower on the CPU (256 x 4: 14.8k px/s against 17.4k), so the automatic batch
+# size is 1 there and measured from the free memory on a GPU (``batching``).
 DEFAULT_TILE_SIZE = 384
 DEFAULT_OVERLAP = 32
-DEFAULT_BATCH_SIZE = 1
+# the Remove Clouds algorithm's batch-size value for "automatic" (``remove_clouds(batch_size=None)``)
+DEFAULT_BATCH_SIZE = 0
 
 MODEL_NAME = "GLF-CR"
 
@@ -84,9 +93,16 @@ class RemoveCloudsResult:
         covered_fraction: estimated fraction of the optical grid covered by the SAR.
         valid_fraction: fraction of output pixels that hold data (not nodata).
         sar_resampled: whether the SAR was resampled onto the optical grid.
+        sar_summary: the SAR input and how it became sigma0 dB (scale, convention, calibration).
         device: the torch device the network ran on.
         checkpoint_sha256: SHA-256 of the checkpoint file ("" when a model object was passed).
-        timings: seconds per stage.
+        timings: busy seconds per stage.
+        mask_method: the cloud mask method used (keep-clear or provenance), None when no mask was made.
+        provenance_path: the provenance raster written, or None.
+        provenance_counts: pixels per provenance class (``provenance.PROVENANCE_NAMES``), when written.
+        batch_size: tiles per batch at the end of the run (after any halving on out-of-memory errors).
+        tile_memory: peak device memory of one tile in bytes, measured on the first tile of a GPU run
+            with an automatic batch size (None otherwise).
 
     """
 
@@ -94,7 +110,6 @@ class RemoveCloudsResult:
     tiles: int
     tiles_run: int
     tile_size: int
-    tile_shape: tuple[int, int]
     overlap: int
     overlap_cost: float
     covered_fraction: float
@@ -103,6 +118,13 @@ class RemoveCloudsResult:
     device: str
     checkpoint_sha256: str
     timings: StageTimings = field(default_factory=StageTimings)
+    mask_method: str | None = None
+    provenance_path: Path | None = None
+    provenance_counts: dict[str, int] = field(default_factory=dict)
+    sar_summary: str = ""
+    batch_size: int = 1
+    tile_memory: int | None = None
+    tile_shape: tuple[int, int] = (0, 0)
 
 
 def remove_clouds(
@@ -113,12 +135,18 @@ def remove_clouds(
     *,
     tile_size: int = DEFAULT_TILE_SIZE,
     overlap: int = DEFAULT_OVERLAP,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     device: str | torch.device = "auto",
     output_type: str = "UInt16",
     keep_clear: bool = False,
     cog: bool = False,
     precision: str = "float32",
+    mask_method: str | int = DEFAULT_MASK_METHOD,
+    product_path: PathLike | None = None,
+    provenance_path: PathLike | None = None,
+    sar_scale: str = "auto",
+    sar_vh_path: PathLike | None = None,
+    extent: AreaOfInterest | None = None,
     progress: ProgressCallback | None = None,
     is_canceled: CancelCheck | None = None,
 ) -> RemoveCloudsResult:
@@ -129,15 +157,22 @@ def remove_clouds(
     checkpoint SHA-256, tile size, overlap and plugin version in its metadata.
 
     Args:
-        cloudy_path: Sentinel-2 L1C raster, 13 bands in the order B1..B12 with B8A after B8, DN.
-        sar_path: Sentinel-1 GRD raster, 2 bands VV, VH in dB; any CRS, resolution or extent that overlaps
-            the optical raster (it is resampled bilinearly onto the optical grid when the grids differ).
+        cloudy_path: Sentinel-2 L1C raster, 13 bands in the order B1..B12 with B8A after B8, DN; or an L1C
+            product (``.SAFE`` folder, ``MTD_MSIL1C.xml``, ``.zip``, ``SENTINEL2_L1C:`` subdataset), read
+            harmonised on its 10 m grid (``core.io.optical_input.open_optical``).
+        sar_path: Sentinel-1 VV and VH: a raster (bands found by name, else VV then VH; dB, linear power or
+            amplitude; sigma0, or gamma0 converted with its incidence angle), or a GRD product (``.zip``,
+            ``.SAFE``) calibrated to sigma0 and placed by its geolocation grid, without terrain correction.
+            Any CRS, resolution or extent that overlaps the optical raster: it is resampled (bilinear, in
+            dB) onto the optical grid window by window.
         weights: GLF-CR checkpoint file, or an already loaded model taking normalised
             (B, 13, H, W) and (B, 2, H, W) tensors (it is moved to ``device``).
         output_path: GeoTIFF to write (``.tif``); written to a temporary file and moved into place.
-        tile_size: tile side in pixels, a multiple of 16.
+        tile_size: tile side in pixels, a multiple of 16 (a whole number given as text, "128", is accepted).
         overlap: pixels shared by neighbouring tiles, blended smoothly; ``0 <= overlap < tile_size / 2``.
-        batch_size: tiles per forward pass.
+        batch_size: tiles per forward pass, or None (default) to choose: 1 on the CPU; on a GPU from the
+            free memory and the measured memory of the first tile. On a GPU out-of-memory error the batch
+            is halved and the run goes on, down to one tile.
         device: "auto", "cpu", "cuda" or "cuda:N".
         output_type: "UInt16" (rounded and clipped to 0..65535) or "Float32".
         keep_clear: keep the input values where the cloud mask finds the pixel clear, with a transition
@@ -145,8 +180,22 @@ def remove_clouds(
         cog: write a Cloud Optimized GeoTIFF with overviews.
         precision: "float32" (exact), "bfloat16" or "float16" (CUDA only): autocast of the network's
             convolutions and matrix products (see ``core.inference.predict``).
-        progress: called with the fraction done, 0..1, after every batch.
-        is_canceled: polled before every batch; when it returns True the run stops and writes nothing.
+        mask_method: the cloud mask of ``keep_clear`` and of the provenance: ``"authors"`` (0, the GLF-CR
+            authors' detector), ``"s2cloudless"`` (1) or ``"product"`` (2, the L1C product's own mask).
+        product_path: the L1C product whose mask the ``product`` method reads; defaults to the cloudy
+            image when it is a product.
+        provenance_path: optional Byte GeoTIFF on the same grid recording where each output value comes
+            from (``provenance``: 0 observed, 1/2/3 predicted under cloud/shadow/clear sky, 4 blended,
+            255 nodata); written atomically with the output.
+        sar_scale: "auto" (from the SAR's metadata, else its values), "db", "linear" (power) or
+            "amplitude"; recorded in the output's metadata with the convention.
+        sar_vh_path: a separate raster holding VH, when ``sar_path`` holds VV only.
+        extent: optional area of interest: only the window of the cloudy image covering it is read,
+            processed and written (the output's transform is the window's).
+        progress: called with the fraction done, 0..1, after every stage of the network (several times
+            per tile) and every block of the cloud-mask pass.
+        is_canceled: polled between the network's stages and the cloud-mask pass's blocks; when it
+            returns True the run stops within seconds and writes nothing.
 
     Returns:
         What was done, with timings per stage.
@@ -156,66 +205,90 @@ def remove_clouds(
         InputRasterError: wrong band counts, or grids that cannot be related.
         NoOverlapError: the SAR does not overlap the optical raster.
         TileSizeError: unusable tile size or overlap.
-        ParameterValueError: batch size below 1, or an unknown output type or precision.
+        ParameterValueError: batch size below 1, an unknown output type, precision, mask method or SAR
+            scale, a SAR scale "auto" cannot tell, or bfloat16 on a CPU without native bfloat16 (float32
+            is faster).
+        MissingDependencyError: the s2cloudless mask method without its packages.
         CheckpointError: the weights cannot be read or are not GLF-CR's.
-        DeviceError: the device is not available.
-        OutputWriteError: the output cannot be written.
+        DeviceError: the device is not available, or a single tile does not fit in the GPU's memory.
+        OutputWriteError: an output is an input or has another extension than .tif, or cannot be written
+            (nothing is left then).
         ProcessingCanceled: ``is_canceled`` returned True; no output was left behind.
 
     """
     tile_size, overlap = validate_tiling(tile_size, overlap)
-    batch = whole_number(batch_size)
-    if batch is None or batch < 1:
-        raise ParameterValueError(
-            f"Batch size {batch_size!r} is not a positive whole number of tiles; use 1 or more."
-        )
-    dtype = output_dtype(output_type)
-    _check_precision(precision)
+    batch_size = check_batch_size(batch_size)
+    dtype = check_settings(
+        tile_size=tile_size, overlap=overlap, batch_size=batch_size, output_type=output_type,
+        precision=precision,
+    )  # fmt: skip
+    mask_method = check_mask_method(mask_method)
     output_path = Path(output_path)
+    provenance_path = Path(provenance_path) if provenance_path is not None else None
     check_outputs(
-        [PlannedOutput(output_path, "raster", "output")],
-        input_rasters=[cloudy_path, sar_path],
+        [
+            PlannedOutput(output_path, "raster", "output"),
+            PlannedOutput(provenance_path, "raster", "provenance output"),
+        ],
+        input_rasters=[cloudy_path, sar_path, sar_vh_path, product_path],
         input_files=[weights] if isinstance(weights, str | os.PathLike) else [],
     )
+    torch_device = _device_for(device, precision)
+    use_mask = keep_clear or provenance_path is not None
     report = progress or (lambda fraction: None)
     canceled = is_canceled or (lambda: False)
     timings = StageTimings()
 
     with (
-        open_raster(cloudy_path, role="cloudy optical", expected_bands=len(S2_L1C_BANDS)) as optical,
-        open_raster(sar_path, role="SAR", expected_bands=len(S1_BANDS)) as sar,
+        open_optical(cloudy_path, role="cloudy optical", extent=extent) as optical,
+        open_sar_source(sar_path, vh_path=sar_vh_path, scale=sar_scale) as sar,
     ):
         warn_on_band_order(optical.descriptions, S2_L1C_BANDS, role="cloudy optical")
-        warn_on_band_order(sar.descriptions, S1_BANDS, role="SAR")
         grid = TileGrid.for_scene(optical.height, optical.width, tile_size, overlap)
-        with SarOnOpticalGrid(optical, sar) as aligned:
-            model, torch_device, checksum = _prepare_model(weights, device)
-            clear_weights = None
-            if keep_clear:
+        with SarOnOpticalGrid(optical, sar) as aligned, ExitStack() as stack:
+            model, checksum = _prepare_model(weights, torch_device)
+            masker = None
+            if use_mask:
                 with timings.stage("mask"):
-                    stats = scene_shadow_statistics(
-                        optical, progress=lambda f: report(_MASK_PASS_SHARE * f), is_canceled=canceled
+                    masker = stack.enter_context(
+                        open_window_masker(
+                            optical,
+                            mask_method,
+                            product=cloudy_path if product_path is None else product_path,
+                            progress=lambda f: report(_MASK_PASS_SHARE * f),
+                            is_canceled=canceled,
+                        )
                     )
-                clear_weights = ClearPixelShare(optical, stats)
+            clear_weights = ClearPixelShare(optical, masker.classify) if keep_clear and masker else None
             nodata = output_nodata(optical.nodata, dtype)
-            tile_share = 1.0 - (_MASK_PASS_SHARE if keep_clear else 0.0) - (_COG_SHARE if cog else 0.0)
-            start = _MASK_PASS_SHARE if keep_clear else 0.0
+            tile_share = 1.0 - (_MASK_PASS_SHARE if use_mask else 0.0) - (_COG_SHARE if cog else 0.0)
+            start = _MASK_PASS_SHARE if use_mask else 0.0
+            on_device = uses_device_blending(torch_device)
             run = StripRunner(
                 optical=optical,
                 aligned=aligned,
                 grid=grid,
-                predict=_batch_predictor(model, torch_device, precision),
-                batch_size=batch,
+                predict=batch_predictor(model, torch_device, precision, tensors=on_device),
+                batch_size=None if batch_size is None else int(batch_size),
                 dtype=dtype,
                 nodata=nodata,
                 clear_weights=clear_weights,
                 timings=timings,
                 progress=lambda fraction: report(start + tile_share * fraction),
                 is_canceled=canceled,
+                blending=DeviceBlending(grid, len(S2_L1C_BANDS), torch_device) if on_device else None,
+                memory=CudaMemory(torch_device) if torch_device.type == "cuda" else None,
             )
             tags = output_tags(
                 grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled, precision=precision
-            )
+            ) | (masker.tags if masker else {})
+            tags.update(sar.tags)
+            tags.update(optical_input_tags(optical))
+            tags[SETTINGS_TAG] = settings_record(
+                tile_size=tile_size, overlap=overlap, batch_size=batch_size, device=device,
+                output_type=output_type, keep_clear=keep_clear, cog=cog, precision=precision,
+                mask_method=mask_method, sar_scale=sar_scale,
+            )  # fmt: skip
             profile = output_profile(
                 optical.profile,
                 count=len(S2_L1C_BANDS),
@@ -226,15 +299,25 @@ def remove_clouds(
                 # deflate is the slowest part of writing; GDAL spreads it over the cores
                 num_threads="ALL_CPUS",
             )
-            with atomic_output(output_path, inputs=[cloudy_path, sar_path]) as temp:
-                if cog:
-                    with scratch_path(temp) as plain:
-                        run.write(plain, profile, tags)
-                        with timings.stage("write"):
-                            copy_to_cog(plain, temp, predictor=profile["predictor"])
-                else:
-                    run.write(temp, profile, tags)
-            report(1.0)
+            inputs = [path for path in (cloudy_path, sar_path, sar_vh_path) if path]
+            # the output and its provenance appear together or not at all
+            destinations = [output_path] if provenance_path is None else [output_path, provenance_path]
+            temp, *provenance_temps = stack.enter_context(atomic_outputs(destinations, inputs=inputs))
+            recorder = None
+            if provenance_temps and masker is not None:
+                provenance_temp = provenance_temps[0]
+                provenance = stack.enter_context(
+                    new_provenance_raster(provenance_temp, optical.profile, {**tags, "units": "class"})
+                )
+                recorder = run.row_hook = ProvenanceRecorder(provenance, masker.classify)
+            if cog:
+                with scratch_path(temp) as plain:
+                    run.write(plain, profile, tags)
+                    with timings.stage("write"):
+                        copy_to_cog(plain, temp, predictor=profile["predictor"])
+            else:
+                run.write(temp, profile, tags)
+        report(1.0)
     if run.valid_pixels == 0:
         warnings.warn(
             "No pixel has both optical and SAR data, so the output is nodata everywhere; check the inputs' "
@@ -256,6 +339,12 @@ def remove_clouds(
         device=str(torch_device),
         checkpoint_sha256=checksum,
         timings=timings,
+        mask_method=mask_method if use_mask else None,
+        provenance_path=provenance_path,
+        provenance_counts=recorder.class_counts() if recorder is not None else {},
+        sar_summary=sar.summary,
+        batch_size=run.policy.size,
+        tile_memory=run.policy.measured_tile_bytes,
     )
 
 
@@ -287,38 +376,20 @@ def output_tags(
     return tags
 
 
-def _check_precision(precision: str) -> None:
-    from ..model.inference import PRECISIONS
-
-    if precision not in PRECISIONS:
-        raise ParameterValueError(
-            f"Precision {precision!r} is not available; use one of {', '.join(PRECISIONS)}."
-        )
-
-
-def _prepare_model(
-    weights: PathLike | nn.Module, device: str | torch.device
-) -> tuple[nn.Module, torch.device, str]:
-    """Get the model in eval mode on the device, the device, and the checkpoint's SHA-256 ("" for a model)."""
+def _device_for(device: str | torch.device, precision: str) -> torch.device:
+    """The torch device named by ``device``, once ``precision`` is known to run well there."""
     from ..model.device import resolve_device
-    from ..model.inference import prepare_model
+    from ..model.inference import check_precision
 
     torch_device = resolve_device(device)
-    model = prepare_model(weights, torch_device)
+    check_precision(precision, torch_device)
+    return torch_device
+
+
+def _prepare_model(weights: PathLike | nn.Module, device: torch.device) -> tuple[nn.Module, str]:
+    """Get the model in eval mode on ``device`` and the checkpoint's SHA-256 ("" for a model object)."""
+    from ..model.inference import prepare_model
+
+    model = prepare_model(weights, device)
     checksum = sha256_file(weights) if isinstance(weights, str | os.PathLike) else ""
-    return model, torch_device, checksum
-
-
-def _batch_predictor(model: nn.Module, device: torch.device, precision: str) -> BatchPredictor:
-    """Wrap the network for NumPy batches: float32 (B, 13, T, T) and (B, 2, T, T) -> (B, 13, T, T)."""
-    import torch
-
-    from ..model.inference import predict
-
-    def run(cloudy: np.ndarray, sar: np.ndarray) -> np.ndarray:
-        inputs = torch.from_numpy(cloudy).to(device), torch.from_numpy(sar).to(device)
-        return predict(model, *inputs, precision=precision).float().cpu().numpy()
-
-    return run
-
-
+    return model, checksum
