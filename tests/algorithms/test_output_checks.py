@@ -51,6 +51,9 @@ def parameters(alg: str, files: dict[str, Path], out: Path) -> dict[str, Any]:
             "OUTPUT": out / "o.tif",
         },
         "glfcr:cloudmask": {"INPUT": files["cloudy"], "OUTPUT": out / "mask.tif", "SCORE": out / "score.tif"},
+        "glfcr:preparesentinel1": {
+            "INPUT": files["sar"], "REFERENCE": files["cloudy"], "OUTPUT": out / "s1.tif",
+        },
         "glfcr:evaluate": {
             "PREDICTION": files["cloudy"], "REFERENCE": files["reference"],
             "REPORT_JSON": out / "r.json", "REPORT_HTML": out / "r.html",
@@ -73,6 +76,9 @@ CASES = [
     ("glfcr:cloudmask", "SCORE", "{out}/mask.tif", "are the same file"),
     ("glfcr:cloudmask", "OUTPUT", "{out}/mask.png", "is written as GeoTIFF"),
     ("glfcr:cloudmask", "OUTPUT", "{out}/mask.jpg", "is written as GeoTIFF"),
+    ("glfcr:preparesentinel1", "OUTPUT", "{sar}", INPUT_REFUSED),
+    ("glfcr:preparesentinel1", "OUTPUT", "{cloudy}", INPUT_REFUSED),
+    ("glfcr:preparesentinel1", "OUTPUT", "{out}/s1.vrt", "is written as GeoTIFF"),
     ("glfcr:evaluate", "REPORT_JSON", "{reference}", "is written as JSON"),
     ("glfcr:evaluate", "REPORT_HTML", "{cloudy}", "is written as HTML"),
     ("glfcr:evaluate", "REPORT_HTML", "{out}/r.json", "is written as HTML"),
@@ -112,7 +118,12 @@ def test_outputs_are_checked_before_the_run(
     assert not out.exists() and checksums(*every_input(files)) == before
 
 
-@pytest.mark.parametrize(("alg", "output", "value", "expected"), [CASES[0], CASES[11]])
+THROUGH_PROCESSING = {CASES[0][:3], ("glfcr:evaluatedataset", "REPORT_CSV", "{dataset}/data.csv")}
+
+
+@pytest.mark.parametrize(
+    ("alg", "output", "value", "expected"), [case for case in CASES if case[:3] in THROUGH_PROCESSING]
+)
 def test_a_refused_run_through_processing_writes_nothing(
     qgis_app: Any, files: dict[str, Path], tmp_path: Path, alg: str, output: str, value: str, expected: str
 ) -> None:

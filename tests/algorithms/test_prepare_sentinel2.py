@@ -5,6 +5,7 @@ Cloud Mask, Remove Clouds and Evaluate, in process and through ``qgis_process``.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +249,28 @@ def test_a_model_takes_the_product_path_as_a_string_input(qgis_app, shared_dir, 
         assert np.array_equal(stack.read(), expected_stack(built))
     with rasterio.open(results["mask:mask"]) as chained, rasterio.open(results["direct:direct"]) as direct:
         assert np.array_equal(chained.read(), direct.read()) and direct.transform == built.transform
+
+
+def test_no_output_may_overwrite_a_file_of_the_product(qgis_app, product, tmp_path):
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    built, archive = product
+    safe = Path(shutil.copytree(built.safe, tmp_path / built.safe.name))
+    (safe / "preview.tif").write_bytes(b"a file of the product folder")
+    band = next(iter(built.band_files.values()))  # a JPEG 2000 file of the product
+    registry = QgsApplication.processingRegistry()
+    cases = [
+        ("glfcr:preparesentinel2", {"INPUT": str(archive), "OUTPUT": str(archive)}, "is written as GeoTIFF"),
+        ("glfcr:preparesentinel2", {"INPUT": str(safe), "OUTPUT": str(safe / "preview.tif")}, "input folder"),
+        ("glfcr:cloudmask", {"INPUT": str(safe), "OUTPUT": str(safe / "preview.tif")}, "input folder"),
+        ("glfcr:cloudmask", {"INPUT": str(built.metadata), "OUTPUT": str(band)}, "is written as GeoTIFF"),
+        ("glfcr:cloudmask", {"INPUT": str(safe), "OUTPUT": str(tmp_path / "mask.tif")}, None),
+    ]
+    for alg_id, params, expected in cases:
+        algorithm = registry.createAlgorithmById(alg_id)
+        ok, message = algorithm.checkParameterValues(params, QgsProcessingContext())
+        if expected is None:
+            assert ok, message
+        else:
+            assert not ok and expected in message, (alg_id, message)
+    assert (safe / "preview.tif").read_bytes() == b"a file of the product folder"

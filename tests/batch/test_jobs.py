@@ -141,3 +141,18 @@ def test_algorithm_parameters_and_checks(qgis_app: Any, tmp_path: Path) -> None:
     params |= {"TILE_SIZE": 64, "OVERLAP": 16, "WEIGHTS": str(tmp_path / "missing.pth")}
     ok, message = algorithm.checkParameterValues(params, QgsProcessingContext())
     assert not ok and "missing.pth does not exist" in message
+
+
+def test_outputs_over_the_inputs_are_refused_before_any_cluster(tmp_path: Path) -> None:
+    from glfcr_qgis.core import OutputWriteError
+    from glfcr_qgis.core.batch.scheduling import remove_clouds_many
+
+    weights = SHARED_DIR / "reference" / "glfcr_random_ckpt.pth"
+    jobs = write_jobs_csv(tmp_path / "batch_summary.csv", [("north_cloudfree.tif", "s1.tif", "north")])
+    before = jobs.read_bytes()
+    with pytest.raises(OutputWriteError, match="summary table .*batch_summary.csv is also an input"):
+        remove_clouds_many(jobs, tmp_path, weights=weights)
+    with pytest.raises(OutputWriteError, match="scene north .*north_cloudfree.tif is also an input"):
+        remove_clouds_many([(tmp_path / "north_cloudfree.tif", "s1.tif", "north")], tmp_path, weights=weights)
+    assert jobs.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["batch_summary.csv"]

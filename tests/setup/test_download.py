@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from disk_limits import TightDisk
 from local_http import Route, drive_confirmation_page, local_server
 
-from glfcr_qgis.core.errors import DownloadError, ProcessingCanceled
+from glfcr_qgis.core.errors import DownloadError, OutputWriteError, ProcessingCanceled
 from glfcr_qgis.core.setup.confirm_page import confirmation_url, direct_download_url, looks_like_html
 from glfcr_qgis.core.setup.download import AUTHORS_WEIGHTS_URL, download_checkpoint, partial_path
 
@@ -178,3 +179,18 @@ def test_confirmation_links_of_older_pages_are_found() -> None:
     assert looks_like_html(b"  <!DOCTYPE html><html>", "") and not looks_like_html(
         b"PK\x03\x04", "application/zip"
     )
+
+
+def test_a_full_disk_is_one_sentence_not_a_network_failure(
+    checkpoint_bytes: bytes, tight_disk: TightDisk
+) -> None:
+    destination = tight_disk.folder / "CR_net.pth"
+    with local_server() as server:
+        server.routes["/CR_net.pth"] = Route(checkpoint_bytes)
+        with tight_disk.full(), pytest.raises(OutputWriteError) as error:
+            download_checkpoint(server.url("/CR_net.pth"), destination)
+        requests = len(server.requests)
+    message = str(error.value)
+    assert message.startswith(f"Cannot write the output {destination}: ") and "network" not in message
+    assert "free space or choose another folder" in message and requests == 1  # not retried
+    assert not destination.exists()
