@@ -160,8 +160,8 @@ def test_cancel_leaves_no_output(qgis_app: Any, grd: tuple[Path, float, float], 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"INPUT": "missing.tif"}, "Could not load the raster for Sentinel-1 input"),
-        ({"OUTPUT": "out.img"}, "writes GeoTIFF files"),
+        ({"INPUT": "missing.tif"}, "missing.tif does not exist; check the path"),
+        ({"OUTPUT": "out.img"}, "is written as GeoTIFF: name it with a .tif or .tiff extension"),
         ({"SAR_SCALE": 0, "INPUT": "dn.tif"}, "set the SAR scale (SAR_SCALE)"),
         ({"INPUT": "vv.tif"}, "has VV but no VH band"),
     ],

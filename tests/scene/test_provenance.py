@@ -127,7 +127,7 @@ def test_cancel_leaves_neither_output(tmp_path):
 
 def test_provenance_needs_its_own_tif_name(tmp_path):
     optical, sar, _ = constructed_scene(tmp_path)
-    for provenance, message in (("a.tif", "different names"), ("p.png", "does not end in .tif")):
+    for provenance, message in (("a.tif", "are the same file"), ("p.png", "is written as GeoTIFF")):
         with pytest.raises(OutputWriteError, match=message):
             remove_clouds(
                 optical, sar, PointwiseStandIn(), tmp_path / "a.tif", provenance_path=tmp_path / provenance
