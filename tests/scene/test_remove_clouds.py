@@ -571,6 +571,23 @@ def test_a_thin_strip_runs_in_thin_tiles(tmp_path: Path) -> None:
         assert written.tags()["tile_size"] == "16x320"
 
 
+@pytest.mark.parametrize(("height", "width"), [(20, 300), (300, 20)])
+def test_thin_tiles_blend_alike_on_the_host_and_the_device_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, height: int, width: int
+) -> None:
+    from glfcr_qgis.core.scene import pipeline
+
+    optical, sar = write_scene(tmp_path, height, width)
+    settings = {"tile_size": 64, "overlap": 8, "device": "cpu", "output_type": "Float32"}
+    host = remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "host.tif", **settings)
+    # the GPU code path (tensor blending) on CPU tensors
+    monkeypatch.setattr(pipeline, "uses_device_blending", lambda device: True)
+    device = remove_clouds(optical, sar, PointwiseStandIn(), tmp_path / "device.tif", **settings)
+    assert host.tile_shape == ((32, 64) if height < width else (64, 32)) == device.tile_shape
+    assert np.array_equal(read(host.output_path), read(device.output_path))
+    np.testing.assert_allclose(read(host.output_path), pointwise_dn(read(optical), read(sar)), atol=0.1)
+
+
 def test_whole_numbers_given_as_text_are_accepted(tmp_path: Path, scene: tuple[Path, Path]) -> None:
     optical, sar = scene
     result = remove_clouds(
