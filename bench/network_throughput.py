@@ -14,7 +14,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from common import REPO_ROOT, machine, median_seconds, print_table, random_checkpoint
+from common import authors_network, machine, median_seconds, print_table, random_checkpoint
 
 
 def main() -> None:
@@ -61,7 +61,7 @@ def main() -> None:
                 pixels = batch * size * size
                 row = [size, batch, args.precision, f"{seconds:.3f}", f"{pixels / seconds:,.0f}"]
                 if args.authors:
-                    authors = authors_cache.get(size) or _authors_network(weights, size, device)
+                    authors = authors_cache.get(size) or authors_network(weights, size, device)
                     authors_cache = {size: authors}
                     with torch.no_grad():
                         base = median_seconds(lambda: authors(cloudy, sar), args.repeats, sync=sync)
@@ -75,20 +75,6 @@ def main() -> None:
 def _headers(authors: bool) -> list[str]:
     headers = ["tile", "batch", "precision", "s / batch", "px/s"]
     return headers + ["authors px/s", "speed-up"] if authors else headers
-
-
-def _authors_network(weights: Path, size: int, device):  # noqa: ANN001, ANN202
-    import sys
-
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
-    from authors_glfcr import RDN_residual_CR
-
-    from glfcr_qgis.core.model.checkpoint import load_state_dict
-
-    network = RDN_residual_CR(size)
-    state = {k: v for k, v in load_state_dict(weights).items() if not k.endswith("attn_mask")}
-    network.load_state_dict(state, strict=False)
-    return network.to(device).eval()
 
 
 def _argv() -> list[str]:

@@ -14,6 +14,7 @@ No qgis import here: ``glfcr_qgis/__init__.py`` calls this before anything else 
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import importlib.util
 import os
@@ -82,12 +83,60 @@ def torch_available() -> bool:
         return False
 
 
+# torch's native libraries in the order they depend on each other (lib/ of the torch package, then _C)
+_TORCH_LIBRARIES = (
+    "lib/libtorch_global_deps.so",
+    "lib/libc10.so",
+    "lib/libtorch_cpu.so",
+    "lib/libtorch.so",
+    "lib/libtorch_python.so",
+)
+
+
+def preload_torch_libraries() -> list[str]:
+    """Load torch's native libraries without holding Python's GIL, before ``import torch`` does.
+
+    ``import torch`` loads libtorch_cpu (hundreds of MB, with its static initialisers) while holding
+    the GIL, for up to a second or more on a busy laptop. In QGIS the import runs in the worker thread of
+    a Processing task, and the interface thread waits for the GIL (its Python widgets and slots need it):
+    the window freezes. ``dlopen`` called through ctypes releases the GIL, so loading the libraries
+    this way first lets the interface thread run; ``import torch`` then finds them loaded. Linux only
+    (elsewhere, and on any failure, ``import torch`` simply loads them itself).
+
+    Returns:
+        The libraries loaded (none when torch is already imported, missing, or not a Linux build).
+    """
+    if "torch" in sys.modules or not sys.platform.startswith("linux"):
+        return []
+    try:
+        spec = importlib.util.find_spec("torch")
+        package = Path(next(iter(spec.submodule_search_locations or []))) if spec else None
+        libc = ctypes.CDLL(None)
+        dlopen = libc.dlopen
+    except (ImportError, ValueError, StopIteration, OSError, AttributeError):
+        return []
+    dlopen.argtypes, dlopen.restype = [ctypes.c_char_p, ctypes.c_int], ctypes.c_void_p
+    loaded = []
+    for name in _TORCH_LIBRARIES:
+        path = package / name if package else None
+        # the flags torch itself uses: its global dependencies global, the rest local (loaded via _C)
+        scope = os.RTLD_GLOBAL if name == _TORCH_LIBRARIES[0] else os.RTLD_LOCAL
+        if path is None or not path.is_file() or not dlopen(os.fsencode(path), os.RTLD_NOW | scope):
+            break
+        loaded.append(str(path))
+    return loaded
+
+
 def require_torch() -> None:
     """Import torch or fail with the one-sentence set-up instruction.
+
+    Its native libraries are loaded first without the GIL (``preload_torch_libraries``), so importing
+    it in a worker thread does not freeze QGIS's window.
 
     Raises:
         MissingDependencyError: torch cannot be imported.
     """
+    preload_torch_libraries()
     try:
         import torch  # noqa: F401
     except ImportError:

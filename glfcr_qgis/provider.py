@@ -1,4 +1,4 @@
-"""The Processing provider ``glfcr`` that holds the GLF-CR algorithms."""
+"""The Processing provider ``glfcr`` that holds the GLF-CR algorithms and registers their settings."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .algorithms import ALGORITHMS
+from .settings import register_settings, unregister_settings
 from .version import plugin_icon_path, plugin_version
 
 
@@ -26,6 +27,15 @@ class GlfcrProvider(QgsProcessingProvider):
 
     def icon(self) -> QIcon:
         return QIcon(str(plugin_icon_path()))
+
+    def load(self) -> bool:
+        """Register the settings (Options > Processing > Providers > GLF-CR), then the algorithms."""
+        register_settings(self.icon())
+        self.refreshAlgorithms()
+        return True
+
+    def unload(self) -> None:
+        unregister_settings()
 
     def loadAlgorithms(self) -> None:  # noqa: N802
         for algorithm_class in ALGORITHMS:

@@ -51,20 +51,28 @@ def test_provider_is_registered_with_every_algorithm(qgis_app):
 
 
 def test_unload_removes_the_provider_and_init_processing_restores_it(qgis_app):
+    from processing.core.ProcessingConfig import ProcessingConfig
+
     plugin = qgis_app.glfcr_plugin
+    assert "GLFCR_CHECKPOINT" in ProcessingConfig.settings
     plugin.unload()
     try:
         assert registry().providerById("glfcr") is None
+        assert "GLFCR_CHECKPOINT" not in ProcessingConfig.settings
     finally:
         plugin.initGui()  # initGui only registers the provider: no iface needed
     assert registry().providerById("glfcr") is not None
+    assert "GLFCR_CHECKPOINT" in ProcessingConfig.settings
 
 
 @pytest.mark.parametrize("algorithm_class", ALGORITHMS, ids=lambda cls: cls.__name__)
 def test_algorithms_follow_the_qgis_shape(qgis_app, algorithm_class):
     algorithm = algorithm_class()
     assert re.fullmatch(r"[a-z0-9]+", algorithm.name())
-    assert algorithm.groupId() in ("cloudremoval", "setup")
+    groups = {"cloudremoval": "Cloud removal", "evaluation": "Evaluation", "setup": "Setup"}
+    assert groups.get(algorithm.groupId()) == algorithm.group()
+    # the two evaluation algorithms, and only they, in the Evaluation group
+    assert (algorithm.groupId() == "evaluation") == (algorithm.name() in ("evaluate", "evaluatedataset"))
     assert algorithm.displayName() and algorithm.shortHelpString()
     assert type(algorithm.createInstance()) is algorithm_class
     algorithm.initAlgorithm({})
@@ -197,6 +205,8 @@ def test_zip_install_without_torch_fails_with_one_sentence(zip_install, tmp_path
             "run", "glfcr:removeclouds", "--",
             f"CLOUDY={samples / 's2_cloudy' / SAMPLE}",
             f"SAR={samples / 's1' / SAMPLE}",
+            # required without a default (qgis_process checks that before the algorithm's own checks)
+            f"WEIGHTS={shared_dir / 'reference' / 'glfcr_random_ckpt.pth'}",
             f"OUTPUT={tmp_path / 'cloud_free.tif'}",
         ],
         extra_env=_blocked_torch_env(tmp_path), timeout=120, plugin_dir=zip_install, config_dir=config,

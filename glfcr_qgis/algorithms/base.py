@@ -42,11 +42,17 @@ class CoreHooks:
         return bool(self._feedback.isCanceled())
 
 
+# Toolbox group id -> its name (translated when shown)
+GROUPS: dict[str, str] = {"cloudremoval": "Cloud removal", "evaluation": "Evaluation"}
+
+
 class GlfcrAlgorithm(QgsProcessingAlgorithm):
     """Common parts of the algorithms of the ``glfcr`` provider (group, help, icon, error handling)."""
 
     # raster-layer parameters that also take a Sentinel-2 product path (see optical_inputs)
     OPTICAL_INPUTS: tuple[str, ...] = ()
+    # the Toolbox group, a key of GROUPS
+    GROUP_ID = "cloudremoval"
 
     def tr(self, text: str) -> str:
         """Translate ``text`` in the context of the algorithm's class."""
@@ -56,10 +62,10 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
         return type(self)()
 
     def groupId(self) -> str:  # noqa: N802
-        return "cloudremoval"
+        return self.GROUP_ID
 
     def group(self) -> str:
-        return self.tr("Cloud removal")
+        return QCoreApplication.translate("GlfcrAlgorithm", GROUPS[self.GROUP_ID])
 
     def helpUrl(self) -> str:  # noqa: N802
         return plugin_metadata()["homepage"]
@@ -80,6 +86,7 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingException: torch is missing.
         """
         try:
+            # in the worker thread: loading torch's libraries first lets the interface thread run meanwhile
             require_torch()
         except GlfcrError as err:
             raise QgsProcessingException(str(err)) from None
@@ -117,7 +124,7 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
 
 
 def _forward_glfcr_warnings(feedback: QgsProcessingFeedback, fallback: Any) -> Any:
-    """A ``warnings.showwarning`` replacement sending GlfcrWarnings to ``feedback``, others to ``fallback``."""
+    """A ``warnings.showwarning`` sending GlfcrWarnings to ``feedback`` and the others to ``fallback``."""
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
         if issubclass(category, GlfcrWarning):

@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (
-    QgsMapLayer,
     QgsProcessingContext,
     QgsProcessingFeedback,
-    QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
@@ -18,7 +16,6 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
-from qgis.PyQt.QtCore import QCoreApplication
 
 from ..core.errors import GlfcrError
 from ..core.scene.cloud_detector import DEFAULT_THRESHOLD, ROLE
@@ -32,6 +29,7 @@ from .optical_inputs import (
     optical_input_problem,
     optical_source,
 )
+from .output_layers import input_layer_name, name_and_style_output, qml_style
 
 CLOUD_MASK_STYLE = Path(__file__).resolve().parents[1] / "styles" / "cloud_mask.qml"
 # shown in the METHOD drop-down, in the order of core.scene.mask_methods.MASK_METHODS
@@ -107,7 +105,8 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
             "<b>255</b> nodata (where any input band is nodata). Optionally the continuous score "
             "(Float32, 0..1, nodata -9999): the authors' cloud score, or s2cloudless's cloud probability "
             "(the product's mask has none). The cloud, shadow and clear fractions of the valid pixels "
-            "are reported as outputs."
+            "are reported as outputs. Loaded in QGIS, the mask is named after its input (e.g. <i>S2 scene "
+            "cloud mask</i>) and styled: clear pixels as a faint light green, cloud yellow, shadow dark blue."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
@@ -236,10 +235,12 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
                 valid=result.valid_pixels,
             )
         )
-        if context.willLoadLayerOnCompletion(output):
-            context.layerToLoadOnCompletionDetails(output).setPostProcessor(
-                ClassStyleLoader.create(CLOUD_MASK_STYLE, output)
-            )
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context) if not is_product(source) else None
+        source_name = input_layer_name(layer, Path(source).stem)
+        mask_name = self.tr("{layer} cloud mask").format(layer=source_name)
+        name_and_style_output(context, output, mask_name, qml_style(CLOUD_MASK_STYLE))
+        if score:
+            name_and_style_output(context, score, self.tr("{layer} cloud score").format(layer=source_name))
         return {
             self.OUTPUT: output,
             self.SCORE: score,
@@ -250,35 +251,4 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
             self.SHADOW_PIXELS: result.shadow_pixels,
             self.VALID_PIXELS: result.valid_pixels,
         }
-
-
-class ClassStyleLoader(QgsProcessingLayerPostProcessorInterface):
-    """Applies a QML style to a layer Processing loads when the algorithm has finished."""
-
-    # Processing keeps only a raw pointer to a post-processor: without a Python reference it would be
-    # garbage-collected before Processing calls it. One per destination, so batch runs keep theirs.
-    _alive: dict[str, ClassStyleLoader] = {}
-
-    def __init__(self, style: Path) -> None:
-        super().__init__()
-        self.style = style
-
-    def postProcessLayer(  # noqa: N802
-        self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback
-    ) -> None:
-        message, ok = layer.loadNamedStyle(str(self.style))
-        if not ok:
-            warning = self.tr("Could not apply the style {style}: {message}")
-            feedback.pushWarning(warning.format(style=self.style, message=message))
-        layer.triggerRepaint()
-
-    def tr(self, text: str) -> str:
-        """Translate ``text`` in the context of this class (it is not a QObject)."""
-        return QCoreApplication.translate(type(self).__name__, text)
-
-    @classmethod
-    def create(cls, style: Path, destination: str) -> ClassStyleLoader:
-        """A post-processor applying ``style``, kept alive until the next one for ``destination``."""
-        loader = cls._alive[destination] = cls(style)
-        return loader
 

@@ -64,8 +64,8 @@ class DownloadWeightsAlgorithm(SetupAlgorithm):
             "<h3>Parameters</h3>"
             "<b>URL</b>: an http(s) address of the checkpoint (a Google Drive file link works).<br>"
             "<b>SHA-256</b>: optional checksum the file must have.<br>"
-            "<b>Make it the default checkpoint</b>: sets the QGIS setting glfcr/weights to the file "
-            "(GLFCR_WEIGHTS in the environment still wins)."
+            "<b>Make it the default checkpoint</b>: sets the default checkpoint of Settings > Options > "
+            "Processing > Providers > GLF-CR to the file (GLFCR_WEIGHTS in the environment still wins)."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802

@@ -64,6 +64,8 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API name)
         return self.tr("Evaluate")
 
+    GROUP_ID = "evaluation"
+
     def shortHelpString(self) -> str:  # noqa: N802
         return self.tr(
             "Scores a cloud-removed Sentinel-2 image against a cloud-free reference of the same grid with "

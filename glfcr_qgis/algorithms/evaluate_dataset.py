@@ -15,14 +15,17 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ..settings import DEVICES, device_index_setting
 from .base import GlfcrAlgorithm
 from .evaluate import METRIC_OUTPUTS
-from .weights import default_weights_path, weights_file_problem
+from .weights import checkpoint_parameter, default_weights_path, weights_file_problem
 
-# enum index -> core value; the order is the order shown to the analyst
-_SPLITS = ("test", "val", "train")
+# core split -> its number in the first column of the authors' data.csv, shown beside its name everywhere;
+# the order is the order of the Split choice (index 0 test, the default)
+_SPLIT_CODES = {"test": 3, "val": 2, "train": 1}
+_SPLITS = tuple(_SPLIT_CODES)
+_SPLIT_LABELS = {"test": "test", "val": "validation", "train": "train"}
 _CROPS = ("center128", "full")
-_DEVICES = ("auto", "cpu", "cuda")
 
 
 class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
@@ -55,13 +58,16 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
     def displayName(self) -> str:  # noqa: N802 (QGIS API name)
         return self.tr("Evaluate on SEN12MS-CR")
 
+    GROUP_ID = "evaluation"
+
     def shortHelpString(self) -> str:  # noqa: N802
         return self.tr(
             "Runs GLF-CR on every triplet (SAR, cloud-free, cloudy) of a SEN12MS-CR split and scores the "
             "prediction against the cloud-free patch, as the authors' test script does, with reports."
             "<h3>Dataset</h3>"
             "Either the authors' <b>data.csv</b> (no header: split, s1 folder, cloud-free folder, cloudy "
-            "folder, file name; split 1 train, 2 validation, 3 test; folders relative to the data root), "
+            "folder, file name; folders relative to the data root; the split column holds 3 for test, 2 for "
+            "validation, 1 for train, the numbers the Split choice shows), "
             "or the <b>data root</b> alone holding the official archive layout "
             "(ROIs1158_spring_s1/s1_1/ROIs1158_spring_s1_1_p30.tif, ..._s2/s2_1/..., "
             "..._s2_cloudy/s2_cloudy_1/...) split as in the GLF-CR paper: test scenes spring 106, 123, 140, "
@@ -82,8 +88,9 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
             "standard deviation), a CSV with one row per image, and an HTML report with quicklooks of the "
             "first images and the worst by PSNR. Optionally each run appends one JSON line to a history file."
             "<h3>Weights</h3>"
-            "The checkpoint (e.g. the authors' CR_net.pth); defaults to the file named by the environment "
-            "variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights."
+            "The checkpoint (e.g. the authors' CR_net.pth), required; defaults to the one set in Settings > "
+            "Options > Processing > Providers > GLF-CR, or to the file named by the environment variable "
+            "GLFCR_WEIGHTS, which wins over that setting."
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
@@ -102,20 +109,20 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
             )
         )
         self.addParameter(
-            QgsProcessingParameterFile(
+            checkpoint_parameter(
                 self.WEIGHTS,
                 self.tr("GLF-CR checkpoint (.pth)"),
-                behavior=QgsProcessingParameterFile.File,
                 fileFilter=self.tr("PyTorch checkpoints (*.pth *.pt)"),
-                defaultValue=default_weights_path() or None,
-                optional=True,
             )
         )
         self.addParameter(
             QgsProcessingParameterEnum(
                 self.SPLIT,
                 self.tr("Split"),
-                options=[self.tr("test"), self.tr("validation"), self.tr("train")],
+                options=[
+                    self.tr("{name} (data.csv split {code})").format(name=_SPLIT_LABELS[split], code=code)
+                    for split, code in _SPLIT_CODES.items()
+                ],
                 defaultValue=0,
             )
         )
@@ -131,8 +138,8 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
             QgsProcessingParameterEnum(
                 self.DEVICE,
                 self.tr("Device"),
-                options=[self.tr("auto"), self.tr("cpu"), self.tr("cuda")],
-                defaultValue=0,
+                options=[self.tr(name) for name in DEVICES],
+                defaultValue=device_index_setting(),
             )
         )
         self.addParameter(
@@ -197,6 +204,7 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
             name: self.parameterAsFileOutput(parameters, name, context) or None
             for name in (self.REPORT_JSON, self.REPORT_CSV, self.REPORT_HTML, self.HISTORY)
         }
+        self.require_torch()
         with self.core_call(feedback) as hooks:
             from ..core.evaluation.dataset_evaluation import evaluate_dataset
 
@@ -206,7 +214,7 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
                 split=_SPLITS[self.parameterAsEnum(parameters, self.SPLIT, context)],
                 csv_path=self.parameterAsFile(parameters, self.DATASET_CSV, context) or None,
                 crop=_CROPS[self.parameterAsEnum(parameters, self.CROP, context)],
-                device=_DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+                device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
                 batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
                 model_name=self.parameterAsString(parameters, self.MODEL_NAME, context),
                 notes=self.parameterAsString(parameters, self.NOTES, context),

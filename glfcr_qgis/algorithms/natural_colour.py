@@ -6,9 +6,8 @@ from qgis.core import (
     QgsContrastEnhancement,
     QgsMapLayer,
     QgsMultiBandColorRenderer,
-    QgsProcessingContext,
     QgsProcessingFeedback,
-    QgsProcessingLayerPostProcessorInterface,
+    QgsProject,
     QgsRasterLayer,
     QgsRasterMinMaxOrigin,
 )
@@ -53,22 +52,24 @@ def apply_natural_colour(layer: QgsRasterLayer) -> None:
     layer.triggerRepaint()
 
 
-class NaturalColourStyler(QgsProcessingLayerPostProcessorInterface):
-    """Post-processor that shows a Sentinel-2 L1C layer Processing loads in natural colour."""
+def natural_colour_style(layer: QgsMapLayer, feedback: QgsProcessingFeedback) -> None:
+    """Remove Clouds' output style (a ``LayerStyle``): natural colour where the layer has the L1C bands."""
+    if is_l1c_raster(layer):
+        apply_natural_colour(layer)
 
-    # Processing keeps only a raw pointer to a post-processor, so Python must hold a reference until it
-    # has run. It keeps no state, so one instance serves every run.
-    _instance: NaturalColourStyler | None = None
 
-    def postProcessLayer(  # noqa: N802 (QGIS API name)
-        self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback
-    ) -> None:
-        if isinstance(layer, QgsRasterLayer) and layer.bandCount() >= max(RED_BAND, GREEN_BAND, BLUE_BAND):
-            apply_natural_colour(layer)
+def is_l1c_raster(layer: QgsMapLayer | None) -> bool:
+    """Whether ``layer`` is a raster with at least the bands up to B4 (natural colour can show it)."""
+    return isinstance(layer, QgsRasterLayer) and layer.bandCount() >= max(RED_BAND, GREEN_BAND, BLUE_BAND)
 
-    @classmethod
-    def instance(cls) -> NaturalColourStyler:
-        """The shared post-processor, created on first use and kept alive for the session."""
-        if cls._instance is None:
-            cls._instance = cls()
-        return cls._instance
+
+def project_layers_of(project: QgsProject, layer_id: str, source: str) -> list[QgsRasterLayer]:
+    """The input's raster layers in ``project``: the layer ``layer_id``, else those reading ``source``."""
+    layer = project.mapLayer(layer_id) if layer_id else None
+    if layer is not None:
+        return [layer] if isinstance(layer, QgsRasterLayer) else []
+    return [
+        candidate
+        for candidate in project.mapLayers().values()
+        if isinstance(candidate, QgsRasterLayer) and source and candidate.source() == source
+    ]

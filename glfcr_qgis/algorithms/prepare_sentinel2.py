@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from qgis.core import (
@@ -14,7 +15,7 @@ from qgis.core import (
 from ..core.errors import GlfcrError
 from ..core.io.sentinel2.prepare import ROLE, prepare_sentinel2
 from .base import GlfcrAlgorithm
-from .natural_colour import NaturalColourStyler
+from .natural_colour import natural_colour_style
 from .optical_inputs import (
     area_of_interest,
     extent_parameter,
@@ -22,6 +23,7 @@ from .optical_inputs import (
     optical_input_problem,
     optical_source,
 )
+from .output_layers import name_and_style_output
 
 
 class PrepareSentinel2Algorithm(GlfcrAlgorithm):
@@ -127,6 +129,6 @@ class PrepareSentinel2Algorithm(GlfcrAlgorithm):
                 offsets=result.tags.get("S2_RADIO_ADD_OFFSET_APPLIED", "none"),
             )
         )
-        if context.willLoadLayerOnCompletion(output):
-            context.layerToLoadOnCompletionDetails(output).setPostProcessor(NaturalColourStyler.instance())
+        name = self.tr("{product} 13 bands").format(product=result.tags.get("S2_PRODUCT", Path(source).stem))
+        name_and_style_output(context, output, name, natural_colour_style)
         return {self.OUTPUT: output}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (
+    QgsMapLayer,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
@@ -18,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProject,
 )
 
 from ..core.errors import CheckpointError, GlfcrError, GlfcrWarning
@@ -26,18 +28,15 @@ from ..core.io.optical_input import open_optical
 from ..core.io.sentinel1.inputs import open_sar_source
 from ..core.scene.mask_methods import MASK_METHODS
 from ..core.scene.output_writer import OUTPUT_TYPES
-from ..core.scene.pipeline import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_OVERLAP,
-    DEFAULT_TILE_SIZE,
-    remove_clouds,
-)
+from ..core.scene.pipeline import DEFAULT_BATCH_SIZE, remove_clouds
 from ..core.scene.tiling import validate_tiling
 from ..dependencies import MISSING_TORCH_MESSAGE, announce_missing_torch, torch_available
+from ..settings import DEVICES, device_index_setting, tiling_settings
 from .base import GlfcrAlgorithm
-from .cloud_mask import METHOD_OPTIONS, ClassStyleLoader
-from .natural_colour import NaturalColourStyler
+from .cloud_mask import METHOD_OPTIONS
+from .natural_colour import is_l1c_raster, natural_colour_style, project_layers_of
 from .optical_inputs import area_of_interest, extent_parameter, for_qgis_checks, is_product, optical_source
+from .output_layers import LayerStyle, input_layer_name, name_and_style_output, qml_style
 from .sar_inputs import (
     check_parameter_values,
     is_product_value,
@@ -46,10 +45,8 @@ from .sar_inputs import (
     sar_vh_parameter,
     scale_value,
 )
-from .weights import default_weights_path, missing_weights_message, weights_file_problem
+from .weights import checkpoint_parameter, default_weights_path, missing_weights_message, weights_file_problem
 
-# enum index -> core value; the order is the order shown to the analyst
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 # core.inference.PRECISIONS, spelled out here because that module needs torch
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "float16")
 PROVENANCE_STYLE = Path(__file__).resolve().parents[1] / "styles" / "provenance.qml"
@@ -79,6 +76,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     KEEP_CLEAR = "KEEP_CLEAR"
     METHOD = "METHOD"
     PRODUCT = "PRODUCT"
+    STYLE_CLOUDY = "STYLE_CLOUDY"
     COG = "COG"
     PRECISION = "PRECISION"
     EXTENT = "EXTENT"
@@ -122,12 +120,14 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "incidence_angle or angle, or a tag INCIDENCE_ANGLE); otherwise it is used as is with a "
             "warning (it reads 0.6 to 1.6 dB above sigma0). The scale and convention used are logged and "
             "recorded in the output's metadata. "
-            "<b>Checkpoint</b>: the GLF-CR weights, e.g. the authors' pretrained CR_net.pth, downloaded from "
-            "the link in the README of https://github.com/xufangchn/GLF-CR. It defaults to the file named by "
-            "the environment variable GLFCR_WEIGHTS or the QGIS setting glfcr/weights. <b>Area of "
-            "interest</b> (optional, any CRS): only the window of the cloudy image covering it is read, "
-            "processed and written; it is snapped outward to the image's pixel grid, clipped (with a "
-            "warning) where it reaches beyond the image, and refused when it lies outside."
+            "<b>Checkpoint</b> (required unless a default is set): the GLF-CR weights, e.g. the authors' "
+            "pretrained CR_net.pth, downloaded from the link in the README of "
+            "https://github.com/xufangchn/GLF-CR. Set it once in Settings > Options > Processing > "
+            "Providers > GLF-CR (with the default device, tile size and overlap); the environment "
+            "variable GLFCR_WEIGHTS overrides that default. "
+            "<b>Area of interest</b> (optional, any CRS): only the window of the cloudy image covering "
+            "it is read, processed and written; it is snapped outward to the image's pixel grid, clipped "
+            "(with a warning) where it reaches beyond the image, and refused when it lies outside."
             "<h3>How it works</h3>"
             "The scene is cut into square <b>tiles</b> (a multiple of 16 pixels; the authors trained on 128) "
             "that share <b>overlap</b> pixels with their neighbours (less than half a tile). Overlapping "
@@ -135,7 +135,12 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "edge see the scene mirrored there; a scene smaller than a tile runs as one tile of its own size."
             " The scene is processed one row of tiles at a time, so memory does not grow with its height. "
             "Bigger tiles give the network more context and cost more memory; the batch size (advanced) runs "
-            "several tiles at once, which helps on a GPU."
+            "several tiles at once, which helps on a GPU. By default (0) it is 1 on the CPU and, on a GPU, "
+            "set from the free memory and the memory the first tile took; when the GPU runs out of memory "
+            "the batch is halved and the run goes on. The progress bar moves after every block of the "
+            "network, and Cancel stops the run within seconds, even inside a tile; nothing is written then. "
+            "<b>Network arithmetic</b> (advanced): bfloat16 runs where it is native (CUDA GPUs, CPUs with "
+            "AVX-512 BF16 or AMX); on other CPUs float32 is faster and bfloat16 is refused."
             "<h3>Nodata</h3>"
             "Pixels that are nodata (or NaN) in the cloudy image, or have no SAR value, are filled for the "
             "network with the mean of the tile's valid values, as the authors' data loader fills gaps, and "
@@ -146,7 +151,9 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             "(UInt16) or NaN (Float32). The model, checkpoint SHA-256, tile size and overlap are recorded in "
             "its metadata. With <b>keep clear pixels</b>, pixels the Cloud Mask detector finds clear keep "
             "their input values and only cloud and shadow pixels take the prediction, with a 5-pixel soft "
-            "transition. The layer loads in natural colour (B4, B3, B2)."
+            "transition. The layer loads in natural colour (B4, B3, B2), named after the cloudy layer "
+            "(e.g. <i>S2 scene cloud-free</i>); with <b>show the cloudy input in natural colour</b> the "
+            "cloudy layer in the project is restyled the same way, for comparison."
             "<h3>Cloud mask method and provenance</h3>"
             "The <b>cloud mask method</b> decides which pixels keep-clear keeps and what the provenance "
             "records: 0 the GLF-CR authors' detector (default), 1 s2cloudless with the authors' shadow test, "
@@ -192,15 +199,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr("Pixels {label}").format(label=label)))
 
     def _weights_parameter(self) -> QgsProcessingParameterFile:
-        return QgsProcessingParameterFile(
-            self.WEIGHTS,
-            self.tr("GLF-CR checkpoint (e.g. CR_net.pth)"),
-            behavior=QgsProcessingParameterFile.File,
-            extension="pth",
-            defaultValue=default_weights_path() or None,
-            # optional so that a missing checkpoint gets the message that says where to download it
-            optional=True,
-        )
+        return checkpoint_parameter(self.WEIGHTS, self.tr("GLF-CR checkpoint (CR_net.pth)"), extension="pth")
 
     def _add_settings_parameters(
         self, first_advanced: Sequence[QgsProcessingParameterDefinition] = ()
@@ -208,15 +207,19 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         """The settings of a run, shared with Remove Clouds on many scenes (``_core_settings`` reads them)."""
         self.addParameter(
             QgsProcessingParameterEnum(
-                self.DEVICE, self.tr("Device"), options=[self.tr(name) for name in DEVICES], defaultValue=0
+                self.DEVICE,
+                self.tr("Device"),
+                options=[self.tr(name) for name in DEVICES],
+                defaultValue=device_index_setting(),
             )
         )
+        tile_size, overlap = tiling_settings()
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.TILE_SIZE,
                 self.tr("Tile size (pixels, multiple of 16)"),
                 QgsProcessingParameterNumber.Integer,
-                defaultValue=DEFAULT_TILE_SIZE,
+                defaultValue=tile_size,
                 minValue=16,
             )
         )
@@ -225,7 +228,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 self.OVERLAP,
                 self.tr("Tile overlap (pixels, less than half a tile)"),
                 QgsProcessingParameterNumber.Integer,
-                defaultValue=DEFAULT_OVERLAP,
+                defaultValue=overlap,
                 minValue=0,
             )
         )
@@ -249,14 +252,21 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 defaultValue=0,
             )
         )
+        self.addParameter(
+            QgsProcessingParameterBoolean(
+                self.STYLE_CLOUDY,
+                self.tr("Show the cloudy input in natural colour too (B4, B3, B2), to compare"),
+                defaultValue=False,
+            )
+        )
         advanced = [
             *first_advanced,
             QgsProcessingParameterNumber(
                 self.BATCH_SIZE,
-                self.tr("Tiles per batch"),
+                self.tr("Tiles per batch (0: automatic, 1 on the CPU, from the free memory on a GPU)"),
                 QgsProcessingParameterNumber.Integer,
                 defaultValue=DEFAULT_BATCH_SIZE,
-                minValue=1,
+                minValue=0,
             ),
             QgsProcessingParameterBoolean(
                 self.COG, self.tr("Write a Cloud Optimized GeoTIFF (with overviews)"), defaultValue=False
@@ -282,8 +292,13 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     def checkParameterValues(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> tuple[bool, str]:
+        # Runs on the interface thread when the analyst presses Run: reads headers only, never torch.
         if not torch_available():
             return False, MISSING_TORCH_MESSAGE
+        # before the generic "incorrect parameter value": this one says where to download the checkpoint
+        problem = weights_file_problem(self._weights(parameters, context))
+        if problem:
+            return False, problem
         # a Sentinel-2 product as CLOUDY and a Sentinel-1 product as SAR are left to the core's checks
         ok, message = check_parameter_values(
             self, for_qgis_checks(parameters, self.OPTICAL_INPUTS), context, product_parameters=[self.SAR]
@@ -321,7 +336,8 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
         return {
             "tile_size": self.parameterAsInt(parameters, self.TILE_SIZE, context),
             "overlap": self.parameterAsInt(parameters, self.OVERLAP, context),
-            "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+            # 0 is "automatic": None for the core
+            "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context) or None,
             "device": DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             "output_type": OUTPUT_TYPES[self.parameterAsEnum(parameters, self.OUTPUT_TYPE, context)],
             "keep_clear": self.parameterAsBoolean(parameters, self.KEEP_CLEAR, context),
@@ -373,6 +389,7 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
     def processAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
     ) -> dict[str, Any]:
+        cloudy_layer = self.parameterAsRasterLayer(parameters, self.CLOUDY, context)
         cloudy = optical_source(self, parameters, self.CLOUDY, context)
         sar = raster_or_product_path(self, parameters, self.SAR, context)
         sar_vh = raster_or_product_path(self, parameters, self.SAR_VH, context) or None
@@ -419,8 +436,11 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 "write {write:.1f}."
             ).format(**vars(timings))
         )
-        if context.willLoadLayerOnCompletion(output):
-            context.layerToLoadOnCompletionDetails(output).setPostProcessor(NaturalColourStyler.instance())
+        style = natural_colour_style
+        if self.parameterAsBoolean(parameters, self.STYLE_CLOUDY, context):
+            style = _with_cloudy_input_in_natural_colour(cloudy_layer.id() if cloudy_layer else "", cloudy)
+        name = self.tr("{layer} cloud-free").format(layer=input_layer_name(cloudy_layer, Path(cloudy).stem))
+        name_and_style_output(context, output, name, style)
         results: dict[str, Any] = {self.OUTPUT: output, self.PROVENANCE: provenance}
         if provenance:
             counts = result.provenance_counts
@@ -430,8 +450,20 @@ class RemoveCloudsAlgorithm(GlfcrAlgorithm):
                 )
             )
             results.update({key: counts[name] for key, name in PROVENANCE_OUTPUTS.items()})
-            if context.willLoadLayerOnCompletion(provenance):
-                context.layerToLoadOnCompletionDetails(provenance).setPostProcessor(
-                    ClassStyleLoader.create(PROVENANCE_STYLE, provenance)
-                )
+            provenance_name = self.tr("{layer} provenance").format(
+                layer=input_layer_name(cloudy_layer, Path(cloudy).stem)
+            )
+            name_and_style_output(context, provenance, provenance_name, qml_style(PROVENANCE_STYLE))
         return results
+
+
+def _with_cloudy_input_in_natural_colour(layer_id: str, source: str) -> LayerStyle:
+    """The output's style that also shows the cloudy input layer(s) of the project in natural colour."""
+
+    def apply(layer: QgsMapLayer, feedback: QgsProcessingFeedback) -> None:
+        natural_colour_style(layer, feedback)
+        for cloudy in project_layers_of(QgsProject.instance(), layer_id, source):
+            if is_l1c_raster(cloudy):
+                natural_colour_style(cloudy, feedback)
+
+    return apply

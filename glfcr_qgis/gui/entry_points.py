@@ -42,6 +42,10 @@ class SetupEntryPoints(QObject):
         self.toolbox_actions: list[Any] = []
         self.context_actions: list[Any] = []
         self.torchMissing.connect(self.offer_install)
+        # one object for on_missing_torch and forget_missing_torch_listener: every access to
+        # self.torchMissing.emit makes a new, unequal one, so unload could not remove it, and a later
+        # missing torch called the emit of a deleted object (a crash)
+        self._announce_missing_torch = self.torchMissing.emit
 
     def install(self) -> None:
         """Add everything (called from ``initGui``)."""
@@ -51,12 +55,12 @@ class SetupEntryPoints(QObject):
             action.triggered.connect(handler)
             self.iface.addPluginToMenu(MENU, action)
             self.actions.append(action)
-        on_missing_torch(self.torchMissing.emit)
+        on_missing_torch(self._announce_missing_torch)
         self._add_toolbox_actions()
 
     def unload(self) -> None:
         """Remove everything (called from ``unload``)."""
-        forget_missing_torch_listener(self.torchMissing.emit)
+        forget_missing_torch_listener(self._announce_missing_torch)
         for action in self.actions:
             self.iface.removePluginMenu(MENU, action)
         self.actions.clear()

@@ -1,64 +1,97 @@
 """CuPy launchers for ``kernel_conv2d.cu``, wrapped in a ``torch.autograd.Function``.
 
 Tensors cross to CuPy through DLPack without a copy, and every kernel is launched on PyTorch's
-current CUDA stream so it orders correctly with the surrounding PyTorch work.
+current CUDA stream so it orders correctly with the surrounding PyTorch work. The launch geometry and
+compile options come from ``launch.py``; the autograd function takes the launcher as an argument, so
+the tests run it, with the same source compiled as C++, on the CPU (``tests/kernels/``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import functools
+from collections.abc import Callable
+from typing import Any
 
-import cupy
 import torch
 
-_SOURCE = Path(__file__).with_name("kernel_conv2d.cu")
-_KERNEL_NAMES = ("kernel_conv2d_forward", "kernel_conv2d_grad_kernel", "kernel_conv2d_grad_input")
-_TYPE_NAMES = {torch.float32: "float", torch.float64: "double"}
-_THREADS = 256
+from .launch import COMPILE_OPTIONS, SOURCE, KernelLaunch, name_expressions, plan_launch
+
+# torch dtype -> the C++ type the templates are instantiated for (launch.TYPE_NAMES)
+TORCH_TYPE_NAMES = {torch.float32: "float", torch.float64: "double"}
+
+# runs one planned launch on three contiguous tensors of one dtype and device, in KERNEL_OPERANDS order
+Launcher = Callable[[KernelLaunch, tuple[torch.Tensor, torch.Tensor, torch.Tensor]], None]
 
 
-@cupy.memoize(for_each_device=True)
-def _module() -> cupy.RawModule:
+@functools.cache
+def _module(device_id: int) -> Any:
     # compiled once per device; sizes are kernel arguments, so no tile size triggers a recompilation
-    names = [f"{name}<{type_name}>" for name in _KERNEL_NAMES for type_name in _TYPE_NAMES.values()]
-    module = cupy.RawModule(code=_SOURCE.read_text(), options=("--std=c++14",), name_expressions=names)
-    module.compile()
+    import cupy
+
+    with cupy.cuda.Device(device_id):
+        module = cupy.RawModule(
+            code=SOURCE.read_text(), options=COMPILE_OPTIONS, name_expressions=name_expressions()
+        )
+        module.compile()
     return module
 
 
-def _function(name: str, dtype: torch.dtype) -> cupy.RawKernel:
-    return _module().get_function(f"{name}<{_TYPE_NAMES[dtype]}>")
+def cupy_launcher(launch: KernelLaunch, operands: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> None:
+    """Launch on the GPU with CuPy, on PyTorch's current stream of the operands' device."""
+    import cupy
 
-
-def _launch(name: str, grid: torch.Tensor, *tensors: torch.Tensor, kernel_size: int) -> None:
-    """Run kernel ``name`` with one thread per element of ``grid``, a (B, C, H, W) tensor."""
-    total = grid.numel()
-    if total == 0:
-        return
-    _, channels, height, width = grid.shape
-    device_id = grid.device.index if grid.device.index is not None else torch.cuda.current_device()
-    blocks = min((total + _THREADS - 1) // _THREADS, 65535 * 4)
+    device = operands[0].device
+    device_id = device.index if device.index is not None else torch.cuda.current_device()
     with cupy.cuda.Device(device_id):
-        stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(grid.device).cuda_stream, device_id)
-        _function(name, grid.dtype)(
-            (blocks,),
-            (_THREADS,),
-            (*[cupy.from_dlpack(t) for t in tensors], cupy.int64(total), cupy.int32(channels),
-             cupy.int32(height), cupy.int32(width), cupy.int32(kernel_size)),
+        stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream, device_id)
+        total, channels, height, width, kernel_size = launch.scalar_arguments()
+        _module(device_id).get_function(launch.name_expression)(
+            (launch.blocks,),
+            (launch.threads,),
+            (
+                # DLPack refuses tensors that require grad; the kernels never need autograd's view of them
+                *[cupy.from_dlpack(t.detach()) for t in operands],
+                cupy.int64(total),
+                cupy.int32(channels),
+                cupy.int32(height),
+                cupy.int32(width),
+                cupy.int32(kernel_size),
+            ),
             stream=stream,
         )
 
 
+def run_kernel(
+    launcher: Launcher, name: str, grid: torch.Tensor, operands: tuple[torch.Tensor, ...], kernel_size: int
+) -> None:
+    """Run kernel ``name`` with one thread per element of ``grid``, a (B, C, H, W) tensor.
+
+    Args:
+        launcher: ``cupy_launcher`` on CUDA; the tests pass one that runs the C++ build on the CPU.
+        name: kernel name (``launch.KERNEL_OPERANDS``).
+        grid: the tensor whose elements the threads walk.
+        operands: the kernel's three tensors, contiguous (a raw kernel ignores strides).
+        kernel_size: K.
+
+    """
+    if any(not t.is_contiguous() or t.dtype != grid.dtype or t.device != grid.device for t in operands):
+        raise ValueError("kernel operands must be contiguous tensors of one dtype on one device")
+    launch = plan_launch(name, tuple(grid.shape), TORCH_TYPE_NAMES[grid.dtype], kernel_size)
+    if launch is not None:
+        launcher(launch, (operands[0], operands[1], operands[2]))
+
+
 class _KernelConv2d(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input: torch.Tensor, kernel: torch.Tensor, kernel_size: int) -> torch.Tensor:  # type: ignore[override]
-        # a RawKernel ignores strides: hand it contiguous memory
+    def forward(ctx, input: torch.Tensor, kernel: torch.Tensor, kernel_size: int, launcher: Launcher):  # type: ignore[override]
+        # a raw kernel ignores strides: hand it contiguous memory
         input = input.contiguous()
         kernel = kernel.contiguous()
-        output = torch.empty_like(input)
-        _launch("kernel_conv2d_forward", output, input, kernel, output, kernel_size=kernel_size)
+        output = torch.empty_like(input, memory_format=torch.contiguous_format)
+        run_kernel(launcher, "kernel_conv2d_forward", output, (input, kernel, output), kernel_size)
         ctx.save_for_backward(input, kernel)
         ctx.kernel_size = kernel_size
+        ctx.launcher = launcher
         return output
 
     @staticmethod
@@ -68,14 +101,27 @@ class _KernelConv2d(torch.autograd.Function):
         grad_input = grad_kernel = None
         if ctx.needs_input_grad[0]:
             grad_input = torch.empty_like(input)
-            _launch("kernel_conv2d_grad_input", grad_input, kernel, grad_output, grad_input,
-                    kernel_size=ctx.kernel_size)
+            operands = (kernel, grad_output, grad_input)
+            run_kernel(ctx.launcher, "kernel_conv2d_grad_input", grad_input, operands, ctx.kernel_size)
         if ctx.needs_input_grad[1]:
             # one thread per input element writes its K*K taps, so the grid is the input's shape
             grad_kernel = torch.empty_like(kernel)
-            _launch("kernel_conv2d_grad_kernel", input, input, grad_output, grad_kernel,
-                    kernel_size=ctx.kernel_size)
-        return grad_input, grad_kernel, None
+            operands = (input, grad_output, grad_kernel)
+            run_kernel(ctx.launcher, "kernel_conv2d_grad_kernel", input, operands, ctx.kernel_size)
+        return grad_input, grad_kernel, None, None
+
+
+def kernel_conv2d_launched(
+    input: torch.Tensor, kernel: torch.Tensor, kernel_size: int, launcher: Launcher
+) -> torch.Tensor:
+    """The dynamic filter through the compiled kernels, run by ``launcher``; differentiable.
+
+    Half-precision inputs (autocast) are computed in float32 and handed back in the caller's type.
+    """
+    if input.dtype not in TORCH_TYPE_NAMES or kernel.dtype != input.dtype:
+        dtype = input.dtype
+        return _KernelConv2d.apply(input.float(), kernel.float(), kernel_size, launcher).to(dtype)
+    return _KernelConv2d.apply(input, kernel, kernel_size, launcher)
 
 
 def kernel_conv2d_cupy(input: torch.Tensor, kernel: torch.Tensor, kernel_size: int) -> torch.Tensor:
@@ -89,8 +135,4 @@ def kernel_conv2d_cupy(input: torch.Tensor, kernel: torch.Tensor, kernel_size: i
     Returns:
         (B, C, H, W) filtered features; differentiable with respect to input and kernel.
     """
-    if input.dtype not in _TYPE_NAMES or kernel.dtype != input.dtype:
-        # half precision under autocast: compute in float32 and hand back the caller's type
-        dtype = input.dtype
-        return _KernelConv2d.apply(input.float(), kernel.float(), kernel_size).to(dtype)
-    return _KernelConv2d.apply(input, kernel, kernel_size)
+    return kernel_conv2d_launched(input, kernel, kernel_size, cupy_launcher)

@@ -21,7 +21,7 @@
         <stdDevFactor>2</stdDevFactor>
       </minMaxOrigin>
       <colorPalette>
-        <paletteEntry label="clear" value="0" color="#a0a0a0" alpha="0"/>
+        <paletteEntry label="clear" value="0" color="#b4e6b4" alpha="96"/>
         <paletteEntry label="cloud" value="1" color="#ffdd00" alpha="255"/>
         <paletteEntry label="cloud shadow" value="2" color="#00288c" alpha="255"/>
       </colorPalette>

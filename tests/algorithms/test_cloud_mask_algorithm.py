@@ -78,10 +78,14 @@ def test_style_applied_when_loaded(qgis_app, scene, tmp_path):
     assert post_processor is not None
     layer = QgsRasterLayer(output, "mask")
     post_processor.postProcessLayer(layer, context, RecordingFeedback())
+    assert layer.name() == "scene cloud mask"  # named after the input layer (here its file)
     renderer = layer.renderer()
     assert renderer.type() == "paletted"
     classes = {c.value: (c.label, c.color.alpha()) for c in renderer.classes()}
-    assert classes == {0: ("clear", 0), 1: ("cloud", 255), 2: ("cloud shadow", 255)}
+    # "clear" is a faint colour, not transparent, so the legend shows a swatch for it
+    assert classes == {0: ("clear", 96), 1: ("cloud", 255), 2: ("cloud shadow", 255)}
+    clear = next(c.color for c in renderer.classes() if c.value == 0)
+    assert min(clear.red(), clear.green(), clear.blue()) >= 150  # light
 
 
 def test_cancel_leaves_no_output(qgis_app, scene, tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import RecordingFeedback, processing_run, run_qgis_process
-from network_fixtures import REFERENCE_CHECKPOINT
+from network_fixtures import REFERENCE_CHECKPOINT, reference_model
 from scene_rasters import optical_dn, write_raster
 from test_evaluate import FALL, WINTER, layer_pair, result_triplet
 from test_metrics import REFERENCE, SAMPLES, authors_psnr, authors_ssim
@@ -66,6 +66,12 @@ def test_algorithms_listed(qgis_app):
         "REPORT_HTML",
     ]
     assert {*METRICS, "REPORT_CSV", "IMAGE_COUNT"} <= {o.name() for o in dataset.outputDefinitions()}
+    assert {(alg.groupId(), alg.group()) for alg in (evaluate, dataset)} == {("evaluation", "Evaluation")}
+    # one split numbering: the data.csv numbers, in the dropdown's order, in both the dropdown and the help
+    assert dataset.parameterDefinition("SPLIT").options() == [
+        "test (data.csv split 3)", "validation (data.csv split 2)", "train (data.csv split 1)",
+    ]  # fmt: skip
+    assert "3 for test, 2 for validation, 1 for train" in dataset.shortHelpString()
 
 
 @pytest.mark.parametrize("name", [WINTER, FALL])
@@ -125,7 +131,6 @@ def test_evaluate_rejects_other_grids(qgis_app, tmp_path):
 
 
 def test_evaluatedataset_real_checkpoint_reproduces_the_authors_test(qgis_app, tmp_path):
-    from glfcr_qgis.core import load_model
     from glfcr_qgis.core.evaluation.dataset_evaluation import load_triplet
 
     feedback = RecordingFeedback()
@@ -150,7 +155,7 @@ def test_evaluatedataset_real_checkpoint_reproduces_the_authors_test(qgis_app, t
     # independently: the authors' crop, network and metrics
     cloudy, sar, cloudfree = (torch.from_numpy(a)[None] for a in load_triplet(result_triplet(FALL)))
     with torch.no_grad():
-        output = load_model(REFERENCE_CHECKPOINT)(cloudy, sar)
+        output = reference_model()(cloudy, sar)
     expected_psnr, expected_ssim = authors_psnr(output, cloudfree), authors_ssim(output, cloudfree).item()
     assert results["IMAGE_COUNT"] == 1
     assert results["PSNR"] == pytest.approx(expected_psnr, abs=1e-6)

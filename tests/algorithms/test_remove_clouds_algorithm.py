@@ -64,8 +64,8 @@ def test_parameters_and_defaults(qgis_app: Any) -> None:
     names = [p.name() for p in alg.parameterDefinitions()]
     assert names == [
         "CLOUDY", "SAR", "SAR_VH", "SAR_SCALE", "WEIGHTS", "EXTENT", "DEVICE", "TILE_SIZE", "OVERLAP",
-        "OUTPUT_TYPE", "KEEP_CLEAR", "METHOD", "PRODUCT", "BATCH_SIZE", "COG", "PRECISION", "OUTPUT",
-        "PROVENANCE",
+        "OUTPUT_TYPE", "KEEP_CLEAR", "METHOD", "STYLE_CLOUDY", "PRODUCT", "BATCH_SIZE", "COG", "PRECISION",
+        "OUTPUT", "PROVENANCE",
     ]  # fmt: skip
     assert definition_default(alg, "METHOD") == 0 and len(alg.parameterDefinition("METHOD").options()) == 3
     assert alg.parameterDefinition("PRODUCT").flags() & QgsProcessingParameterDefinition.FlagAdvanced
@@ -119,19 +119,24 @@ def test_weights_default_to_the_environment_then_the_setting(
 ) -> None:
     from qgis.core import QgsSettings
 
+    from glfcr_qgis.algorithms.weights import set_default_weights_path
+    from glfcr_qgis.settings import CHECKPOINT, settings_key
+
     monkeypatch.delenv("GLFCR_WEIGHTS", raising=False)
     settings = QgsSettings()
-    settings.setValue("glfcr/weights", str(tmp_path / "from_settings.pth"))
+    before = settings.value(settings_key(CHECKPOINT))
+    set_default_weights_path(str(tmp_path / "from_settings.pth"))
     try:
-        assert algorithm(qgis_app).parameterDefinition("WEIGHTS").defaultValue() == str(
-            tmp_path / "from_settings.pth"
-        )
+        first = algorithm(qgis_app)  # owns its parameter definitions
+        assert first.parameterDefinition("WEIGHTS").defaultValue() == str(tmp_path / "from_settings.pth")
         monkeypatch.setenv("GLFCR_WEIGHTS", str(tmp_path / "from_env.pth"))
-        assert algorithm(qgis_app).parameterDefinition("WEIGHTS").defaultValue() == str(
-            tmp_path / "from_env.pth"
-        )
+        second = algorithm(qgis_app)
+        assert second.parameterDefinition("WEIGHTS").defaultValue() == str(tmp_path / "from_env.pth")
     finally:
-        settings.remove("glfcr/weights")
+        if before is None:
+            settings.remove(settings_key(CHECKPOINT))
+        else:
+            settings.setValue(settings_key(CHECKPOINT), before)
 
 
 def test_checks_accept_good_inputs(
@@ -209,42 +214,95 @@ def test_checks_refuse_bad_parameters_before_the_run(
     assert not ok and expected in message
 
 
+def natural_colour_bands(layer: Any) -> tuple[int, int, int] | None:
+    from qgis.core import QgsMultiBandColorRenderer
+
+    renderer = layer.renderer()
+    if not isinstance(renderer, QgsMultiBandColorRenderer):
+        return None
+    return renderer.redBand(), renderer.greenBand(), renderer.blueBand()
+
+
 @pytest.mark.usefixtures("single_thread_torch")
-def test_run_in_qgis_loads_the_output_in_natural_colour(
+def test_runs_again_and_again_in_one_session_with_named_natural_colour_layers(
     qgis_app: Any, scene: tuple[Path, Path], checkpoint: Path, tmp_path: Path
 ) -> None:
+    """A second run used to fail after the whole computation: its post-processor had been deleted."""
     import processing
-    from qgis.core import QgsMultiBandColorRenderer, QgsProject, QgsRasterMinMaxOrigin
-
-    from glfcr_qgis.algorithms.natural_colour import NaturalColourStyler
+    from qgis.core import QgsProject, QgsRasterLayer, QgsRasterMinMaxOrigin
 
     cloudy, sar = scene
-    output = tmp_path / "clear.tif"
+    project = QgsProject.instance()
+    cloudy_layer = QgsRasterLayer(str(cloudy), "Winter scene")
+    project.addMapLayer(cloudy_layer)
+    loaded = []
+    try:
+        for run, output in enumerate((tmp_path / "first.tif", tmp_path / "second.tif")):
+            feedback = RecordingFeedback()
+            results = processing.runAndLoadResults(
+                ALG_ID,
+                {
+                    "CLOUDY": cloudy_layer.id(), "SAR": str(sar), "WEIGHTS": str(checkpoint), "DEVICE": 1,
+                    "STYLE_CLOUDY": run == 1, "OUTPUT": str(output),
+                },  # fmt: skip
+                feedback=feedback,
+            )
+            assert Path(results["OUTPUT"]) == output and output.exists()
+            assert any("1 of 1 tiles of 32 px" in info for info in feedback.infos)
+            assert feedback.progress_values[-1] == 100.0
+            layers = [layer for layer in project.mapLayers().values() if Path(layer.source()) == output]
+            assert len(layers) == 1
+            loaded.append(layers[0])
+            # the cloudy input keeps QGIS's default style unless the option asks for natural colour
+            assert (natural_colour_bands(cloudy_layer) == (4, 3, 2)) == (run == 1)
+        names = [layer.name() for layer in loaded]
+        assert names == ["Winter scene cloud-free", "Winter scene cloud-free (2)"]
+        for layer in loaded:
+            assert natural_colour_bands(layer) == (4, 3, 2)
+            renderer = layer.renderer()
+            assert renderer.minMaxOrigin().limits() == QgsRasterMinMaxOrigin.CumulativeCut
+            enhancement = renderer.redContrastEnhancement()
+            assert 0 < enhancement.minimumValue() < enhancement.maximumValue()
+    finally:
+        project.removeMapLayers([layer.id() for layer in [*loaded, cloudy_layer]])
+
+
+@pytest.mark.usefixtures("single_thread_torch")
+def test_cancel_inside_a_one_tile_run_stops_between_blocks_and_writes_nothing(
+    qgis_app: Any, checkpoint: Path, tmp_path: Path
+) -> None:
+    """The real network on one 64 px tile, canceled by the analyst at its first block."""
+    import time
+
+    from qgis.core import QgsProcessingException
+
+    from glfcr_qgis.core.model.network import FORWARD_STAGES
+
+    cloudy, sar = write_scene(tmp_path, 64, 64)
     feedback = RecordingFeedback()
-    results = processing.runAndLoadResults(
-        ALG_ID,
-        {
-            "CLOUDY": str(cloudy),
-            "SAR": str(sar),
-            "WEIGHTS": str(checkpoint),
-            "DEVICE": 1,
-            "OUTPUT": str(output),
-        },
-        feedback=feedback,
-    )
-    assert Path(results["OUTPUT"]) == output and output.exists()
-    assert NaturalColourStyler._instance is not None  # kept alive for Processing
-    layers = [layer for layer in QgsProject.instance().mapLayers().values() if Path(layer.source()) == output]
-    assert len(layers) == 1
-    renderer = layers[0].renderer()
-    assert isinstance(renderer, QgsMultiBandColorRenderer)
-    assert (renderer.redBand(), renderer.greenBand(), renderer.blueBand()) == (4, 3, 2)
-    assert renderer.minMaxOrigin().limits() == QgsRasterMinMaxOrigin.CumulativeCut
-    enhancement = renderer.redContrastEnhancement()
-    assert 0 < enhancement.minimumValue() < enhancement.maximumValue()
-    QgsProject.instance().removeMapLayer(layers[0].id())
-    assert any("1 of 1 tiles of 32 px" in info for info in feedback.infos)
-    assert feedback.progress_values[-1] == 100.0
+    canceled_at: list[float] = []
+
+    def press_cancel(progress: float) -> None:
+        # the first progress inside the tile comes from the network's first stage callback
+        if progress > 0 and not canceled_at:
+            canceled_at.append(time.perf_counter())
+            feedback.cancel()
+
+    feedback.progressChanged.connect(press_cancel)
+    with pytest.raises(QgsProcessingException, match="canceled; no output was written"):
+        processing_run(
+            ALG_ID,
+            {
+                "CLOUDY": str(cloudy), "SAR": str(sar), "WEIGHTS": str(checkpoint), "DEVICE": 1,
+                "TILE_SIZE": 64, "OVERLAP": 0, "OUTPUT": str(tmp_path / "clear.tif"),
+            },  # fmt: skip
+            feedback,
+        )
+    assert canceled_at and time.perf_counter() - canceled_at[0] < 10.0
+    # stopped at the next stage of the network: the bar moved inside the tile and went no further
+    inside = [value for value in feedback.progress_values if 0 < value < 100]
+    assert inside == [pytest.approx(100.0 / FORWARD_STAGES)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cloudy.tif", "sar.tif"]
 
 
 @pytest.mark.usefixtures("single_thread_torch")

@@ -68,7 +68,12 @@ def fresh_profile(tmp_path_factory, shared_dir: Path) -> dict[str, Any]:
             alg, params, extra_env=env, timeout=900, plugin_dir=plugins, config_dir=config
         )
 
-    before = run("glfcr:removeclouds", {"CLOUDY": cloudy, "SAR": sar, "OUTPUT": root / "before.tif"})
+    # the checkpoint is named: without a default, qgis_process asks for it before anything else
+    checkpoint = shared_dir / "reference" / "glfcr_random_ckpt.pth"
+    before = run(
+        "glfcr:removeclouds",
+        {"CLOUDY": cloudy, "SAR": sar, "WEIGHTS": checkpoint, "OUTPUT": root / "before.tif"},
+    )
     install = run("glfcr:installdependencies", {"GPU_PACKAGES": 1})
     return {
         "root": root,
@@ -121,7 +126,8 @@ def test_download_weights_then_remove_clouds_with_them(
     assert Path(download["results"]["OUTPUT"]) == weights and weights.read_bytes() == checkpoint
     settings = configparser.ConfigParser(interpolation=None)
     settings.read(fresh_profile["profile"] / "QGIS" / "QGIS3.ini")
-    assert settings["glfcr"]["weights"] == str(weights)  # the download became the default checkpoint
+    # the download became the default checkpoint (the provider setting, as the options page stores it)
+    assert settings["Processing"]["Configuration\\GLFCR_CHECKPOINT"] == str(weights)
 
     output = fresh_profile["root"] / "cloud_free.tif"
     # no WEIGHTS given: the downloaded checkpoint is the default

@@ -308,3 +308,35 @@ def test_dataset_cancel_writes_nothing(tmp_path):
             tmp_path, StandIn(), device="cpu", report_json=tmp_path / "r.json", is_canceled=lambda: True
         )
     assert not (tmp_path / "r.json").exists()
+
+
+class StagedStandIn(StandIn):
+    """A stand-in reporting two stages per pass, as GLF-CR reports its blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stages_run = 0
+
+    def forward(self, cloudy, sar, *, on_stage=None):
+        for done in (1, 2):
+            self.stages_run += 1
+            if on_stage is not None:
+                on_stage(done, 2)
+        return super().forward(cloudy, sar)
+
+
+def test_dataset_progress_moves_and_cancel_stops_inside_a_forward_pass(tmp_path):
+    for patch in range(2):
+        write_official_triplet(tmp_path, "ROIs1970_fall", 139, patch, seed=patch)
+    fractions = []
+    evaluate_dataset(tmp_path, StagedStandIn(), device="cpu", progress=fractions.append)
+    assert fractions == [0.25, 0.5, 0.5, 0.75, 1.0, 1.0]  # each stage, then each finished image
+    network = StagedStandIn()
+    fractions.clear()
+    with pytest.raises(ProcessingCanceled):
+        evaluate_dataset(
+            tmp_path, network, device="cpu", report_json=tmp_path / "r.json",
+            progress=fractions.append, is_canceled=lambda: bool(fractions),
+        )  # fmt: skip
+    assert network.stages_run == 2 and fractions == [0.25]  # stopped at the second stage of the first pass
+    assert not (tmp_path / "r.json").exists()

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 import torch
 import torch.nn.functional as F
-from qgis_helpers import SHARED_DIR
+from paths import SHARED_DIR
 
 from glfcr_qgis.core.errors import InputRasterError
 from glfcr_qgis.core.evaluation.metric_sums import MetricSums, metric_maps

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from local_http import Route, local_server
 
-WEIGHTS_SETTING = "glfcr/weights"
+# where the default checkpoint is kept: the provider setting (Options > Processing > Providers > GLF-CR)
+WEIGHTS_SETTING = "Processing/Configuration/GLFCR_CHECKPOINT"
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 180) -> None:
@@ -184,3 +185,7 @@ def test_the_install_offer_appears_once_when_an_algorithm_misses_torch(qgis_app,
     finally:
         entry_points.unload()
     assert iface.menu[MENU] == []
+    # unload forgets the listener: a later missing torch must not reach the unloaded (deleted) objects
+    from glfcr_qgis import dependencies
+
+    assert dependencies._missing_torch_listeners == []

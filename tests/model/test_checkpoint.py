@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 from authors_glfcr import RDN_residual_CR
-from network_fixtures import REFERENCE_CHECKPOINT, reference_io, reference_state_dict
+from network_fixtures import REFERENCE_CHECKPOINT, reference_io, reference_model, reference_state_dict
 
 from glfcr_qgis.core import GLFCR, CheckpointError, DeviceError, load_model, save_checkpoint
-from glfcr_qgis.core.model.checkpoint import load_state_dict
 
 
 def _same_weights(model: GLFCR, state: dict[str, torch.Tensor]) -> bool:
@@ -104,7 +103,7 @@ def test_unknown_device_is_a_clear_error() -> None:
 
 
 def test_save_checkpoint_loads_strictly_into_the_authors_network(tmp_path: Path) -> None:
-    model = load_model(REFERENCE_CHECKPOINT)
+    model = reference_model()
     path = tmp_path / "saved.pth"
     save_checkpoint(model, path, epoch=3, notes="test")
     saved = torch.load(path, weights_only=True)
@@ -118,4 +117,4 @@ def test_save_checkpoint_loads_strictly_into_the_authors_network(tmp_path: Path)
     assert list(saved["network"]) == list(reference_state_dict())
     assert not list(tmp_path.glob(".saved.pth.*"))
     # and back into ours
-    assert _same_weights(load_model(path), load_state_dict(REFERENCE_CHECKPOINT))
+    assert _same_weights(load_model(path), reference_state_dict())

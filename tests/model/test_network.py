@@ -7,17 +7,16 @@ import json
 import pytest
 import torch
 from authors_glfcr import RDN_residual_CR
-from network_fixtures import REFERENCE_CHECKPOINT, reference_io, reference_state_dict
-from qgis_helpers import SHARED_DIR
+from network_fixtures import reference_io, reference_model, reference_state_dict
+from paths import SHARED_DIR
 
-from glfcr_qgis.core import GLFCR, TileSizeError, load_model
+from glfcr_qgis.core import GLFCR, TileSizeError
 from glfcr_qgis.core.model.network import shifted_window_mask, window_layout, window_partition, window_reverse
 
 
 @pytest.fixture(scope="module")
 def model() -> GLFCR:
-    torch.manual_seed(0)
-    return load_model(REFERENCE_CHECKPOINT)
+    return reference_model()
 
 
 def test_reference_output_within_1e_4(model: GLFCR) -> None:

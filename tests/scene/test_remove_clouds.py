@@ -37,6 +37,7 @@ from glfcr_qgis.core.errors import (
     TileSizeError,
 )
 from glfcr_qgis.core.io.normalization import S2_L1C_BANDS, normalize_optical, normalize_sar
+from glfcr_qgis.core.model.device import cpu_runs_bfloat16_natively
 from glfcr_qgis.core.scene.cloud_detector import (
     CLOUD,
     SHADOW,
@@ -48,6 +49,7 @@ from glfcr_qgis.core.scene.keep_clear import KEEP_CLEAR_FEATHER, ClearPixelShare
 from glfcr_qgis.core.scene.pipeline import remove_clouds
 
 HEIGHT, WIDTH = 75, 100
+EMULATED_BFLOAT16 = "this CPU has neither AVX-512 BF16 nor AMX: bfloat16 is refused here, float32 is faster"
 
 
 class PointwiseStandIn(nn.Module):
@@ -411,6 +413,21 @@ def test_progress_rises_to_one_and_cancel_leaves_nothing(tmp_path: Path, scene: 
     assert leftovers(tmp_path, optical, sar, tmp_path / "a.tif") == []
 
 
+def test_cancel_during_the_keep_clear_mask_pass_stops_before_its_next_block(tmp_path: Path) -> None:
+    # 1100 rows: two blocks of the mask pass (1024 rows each), so a press between them is seen there
+    optical, sar = write_scene(tmp_path, 1100, 16)
+    fractions: list[float] = []
+    model = PointwiseStandIn()
+    with pytest.raises(ProcessingCanceled):
+        remove_clouds(
+            optical, sar, model, tmp_path / "out.tif", tile_size=16, overlap=0, device="cpu", keep_clear=True,
+            progress=fractions.append, is_canceled=lambda: bool(fractions),
+        )  # fmt: skip
+    # the mask pass moved the bar after its first block (its share of the run is 10 %), then stopped
+    assert fractions == [pytest.approx(0.05)]
+    assert not model.tile_shapes and leftovers(tmp_path, optical, sar) == []
+
+
 # --- failures: a clear error and nothing written -------------------------------------------------------
 
 
@@ -461,6 +478,7 @@ def test_bad_tiling_is_refused(
         )
 
 
+@pytest.mark.skipif(not cpu_runs_bfloat16_natively(), reason=EMULATED_BFLOAT16)
 def test_reduced_precision_runs_and_is_recorded(tmp_path: Path, scene: tuple[Path, Path]) -> None:
     optical, sar = scene
     result = remove_clouds(
@@ -472,6 +490,17 @@ def test_reduced_precision_runs_and_is_recorded(tmp_path: Path, scene: tuple[Pat
         values = out.read()
     # bfloat16 keeps 8 bits of mantissa: about 0.4 % of the value
     np.testing.assert_allclose(values, pointwise_dn(read(optical), read(sar)), rtol=0.01, atol=1.0)
+
+
+@pytest.mark.skipif(cpu_runs_bfloat16_natively(), reason="this CPU runs bfloat16 natively")
+def test_bfloat16_on_a_cpu_that_emulates_it_is_refused_before_the_run(
+    tmp_path: Path, scene: tuple[Path, Path]
+) -> None:
+    optical, sar = scene
+    model = PointwiseStandIn()
+    with pytest.raises(ParameterValueError, match="float32 is faster on this CPU"):
+        remove_clouds(optical, sar, model, tmp_path / "out.tif", device="cpu", precision="bfloat16")
+    assert not model.tile_shapes and leftovers(tmp_path, optical, sar) == []
 
 
 def test_bad_batch_size_and_output_type_are_refused(tmp_path: Path, scene: tuple[Path, Path]) -> None:

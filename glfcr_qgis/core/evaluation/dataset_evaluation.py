@@ -133,8 +133,8 @@ def evaluate_dataset(
         report_csv: optional CSV with one row per image.
         report_html: optional self-contained HTML report with quicklooks.
         history: optional JSON-lines file to which the run's summary is appended.
-        progress: called with the fraction done, 0..1, after every batch.
-        is_canceled: polled before every batch; when it returns True, ProcessingCanceled is raised
+        progress: called with the fraction done, 0..1, after every stage of the network.
+        is_canceled: polled between the network's stages; when it returns True, ProcessingCanceled is raised
             and nothing is written.
 
     Returns:
@@ -168,7 +168,8 @@ def evaluate_dataset(
         cloudy, sar, cloudfree = (
             torch.from_numpy(np.stack(arrays)).to(torch_device) for arrays in zip(*batch.arrays, strict=True)
         )
-        prediction = predict(model, cloudy, sar)
+        on_step = _step_hook(report, canceled, len(scores), len(batch.triplets), len(triplets))
+        prediction = predict(model, cloudy, sar, on_step=on_step)
         if prediction.shape != cloudfree.shape:
             raise DatasetError(
                 f"The model returned {tuple(prediction.shape)} for inputs {tuple(cloudy.shape)}; "
@@ -289,3 +290,16 @@ def _mean_std(scores: Sequence[ImageScore]) -> tuple[dict[str, float], dict[str,
     return mean, std
 
 
+
+
+def _step_hook(
+    report: ProgressCallback, canceled: CancelCheck, done: int, batch: int, total: int
+) -> Callable[[float], None]:
+    """The network's per-stage callback for one batch: progress inside it, cancel between its blocks."""
+
+    def on_step(fraction: float) -> None:
+        if canceled():
+            raise ProcessingCanceled("Evaluation canceled; no report was written.")
+        report((done + fraction * batch) / total)
+
+    return on_step

@@ -1,4 +1,6 @@
-"""The GLF-CR network and running it: network, attention, dynamic filter (PyTorch path), checkpoints, device choice, inference. Needs torch.
+"""The GLF-CR network and running it. Needs torch.
+
+Network, attention, dynamic filter (PyTorch path), checkpoints, device choice, inference.
 
 Public names are re-exported here and imported on first use (PEP 562), so importing one module
 of this package does not import the others.
@@ -19,6 +21,7 @@ _EXPORTS = {
     "DYNAMIC_KERNEL": "network",
     "SIZE_MULTIPLE": "network",
     "CHECKPOINT_TILE": "network",
+    "FORWARD_STAGES": "network",
     "pixel_reshuffle": "network",
     "RDBConv": "network",
     "RDB": "network",
@@ -47,9 +50,11 @@ _EXPORTS = {
     "save_checkpoint": "checkpoint",
     "DEVICE_CHOICES": "device",
     "resolve_device": "device",
+    "cpu_runs_bfloat16_natively": "device",
     "PRECISIONS": "inference",
     "prepare_model": "inference",
     "predict": "inference",
+    "check_precision": "inference",
 }
 
 __all__ = list(_EXPORTS)

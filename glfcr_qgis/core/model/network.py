@@ -10,8 +10,10 @@ the authors' checkpoints hold, so files written from it load into their code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812 (PyTorch's own spelling)
 from torch import nn
 
 from ..errors import TileSizeError
@@ -35,6 +37,12 @@ MLP_RATIO = 2.0
 DYNAMIC_KERNEL = 5
 SIZE_MULTIPLE = 16  # pixel-unshuffle by 2, then whole 8 x 8 windows
 CHECKPOINT_TILE = 128  # tile size the authors' checkpoints store attention masks for
+# stages of one forward pass reported to ``on_stage``: shallow features, then each block's residual
+# dense block and its SAR fusion, then global fusion and reconstruction
+FORWARD_STAGES = 2 * BLOCKS + 2
+
+# called as on_stage(stages_done, FORWARD_STAGES) after each stage; it may raise to stop the pass
+StageCallback = Callable[[int, int], None]
 
 
 def pixel_reshuffle(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -257,41 +265,59 @@ class GLFCR(nn.Module):
         new_sar = sar + difference * torch.sigmoid(self.opt_distribute_1x1conv[index](difference))
         return new_optical, new_sar
 
-    def forward(self, cloudy: torch.Tensor, sar: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, cloudy: torch.Tensor, sar: torch.Tensor, *, on_stage: StageCallback | None = None
+    ) -> torch.Tensor:
         """Remove clouds from one batch of tiles.
 
         Args:
             cloudy: (B, 13, H, W) Sentinel-2 L1C reflectance, DN / 10000 clipped to [0, 1].
             sar: (B, 2, H, W) Sentinel-1 VV, VH rescaled to [0, 1] (see ``core.normalization``).
+            on_stage: called as ``on_stage(done, FORWARD_STAGES)`` after each of the
+                ``FORWARD_STAGES`` stages (each residual dense block and each SAR fusion among them),
+                so a caller can report progress and stop within a fraction of a tile by raising.
 
         Returns:
             (B, 13, H, W) predicted cloud-free reflectance (unclipped).
         """
         check_tile_shape(cloudy, sar)
+        report = on_stage or _ignore_stage
         shallow = self.SFENet1(pixel_reshuffle(cloudy, 2))
         x = self.SFENet2(shallow)
         x_sar = self.SFENet2_SAR(self.SFENet1_SAR(pixel_reshuffle(sar, 2)))
         mask = self.attention_mask(x.shape[2], x.shape[3], x)
+        report(1, FORWARD_STAGES)
         block_outputs = []
         for index, block in enumerate(self.RDBs):
             x, x_sar = block(x, x_sar, mask)
+            report(2 + 2 * index, FORWARD_STAGES)
             x, x_sar = self.fuse(x, x_sar, index)
+            report(3 + 2 * index, FORWARD_STAGES)
             block_outputs.append(x)
         x = self.GFF(torch.cat(block_outputs, 1)) + shallow
-        return self.UPNet(x) + cloudy
+        output = self.UPNet(x) + cloudy
+        report(FORWARD_STAGES, FORWARD_STAGES)
+        return output
+
+
+def _ignore_stage(done: int, total: int) -> None:
+    """The ``on_stage`` of a forward pass nobody follows."""
 
 
 def check_tile_shape(cloudy: torch.Tensor, sar: torch.Tensor) -> None:
     """Raise a clear error unless the inputs are (B, 13, H, W) and (B, 2, H, W) with H, W multiples of 16."""
     if cloudy.dim() != 4 or cloudy.shape[1] != OPTICAL_BANDS:
         raise ValueError(f"cloudy must be (B, 13, H, W), got {tuple(cloudy.shape)}")
-    if sar.dim() != 4 or sar.shape[1] != SAR_BANDS or sar.shape[0] != cloudy.shape[0] or sar.shape[2:] != cloudy.shape[2:]:
-        raise ValueError(f"sar must be (B, 2, H, W) matching cloudy {tuple(cloudy.shape)}, got {tuple(sar.shape)}")
+    if sar.dim() != 4 or sar.shape[1] != SAR_BANDS or sar.shape[0] != cloudy.shape[0] or sar.shape[2:] != cloudy.shape[2:]:  # noqa: E501
+        raise ValueError(
+            f"sar must be (B, 2, H, W) matching cloudy {tuple(cloudy.shape)}, got {tuple(sar.shape)}"
+        )
     height, width = cloudy.shape[2:]
     if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE or height == 0 or width == 0:
+        suggestion = max(SIZE_MULTIPLE, round(height / SIZE_MULTIPLE) * SIZE_MULTIPLE)
         raise TileSizeError(
             f"GLF-CR needs tile sides that are multiples of {SIZE_MULTIPLE}, got {height} x {width}: "
-            f"pad or crop the tile (e.g. to {max(SIZE_MULTIPLE, round(height / SIZE_MULTIPLE) * SIZE_MULTIPLE)})."
+            f"pad or crop the tile (e.g. to {suggestion})."
         )
 
 
@@ -312,7 +338,8 @@ def _add_checkpoint_masks(model: nn.Module, state_dict: dict, prefix: str, local
     side = CHECKPOINT_TILE // 2
     window, shift = window_layout(side, side)
     mask = shifted_window_mask(side, side, window, shift)
-    layer_prefixes = {prefix + name[: -len("attn_mask")]: prefix + name for name in _checkpoint_mask_names(model)}
+    names = _checkpoint_mask_names(model)
+    layer_prefixes = {prefix + name[: -len("attn_mask")]: prefix + name for name in names}
     items = list(state_dict.items())
     state_dict.clear()
     for key, value in items:

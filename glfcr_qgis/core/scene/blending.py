@@ -70,3 +70,35 @@ class BlendAccumulator:
         if key not in self._weights_by_sides:
             self._weights_by_sides[key] = grid.weights(row, col)
         return self._weights_by_sides[key]
+
+
+class ReadyRows:
+    """Finished rows that are already on the host (the interface of ``device_blending.PendingRows``)."""
+
+    def __init__(self, values: np.ndarray, valid: np.ndarray) -> None:
+        """Hold ``finished_rows``' result."""
+        self.values = values
+        self.valid = valid
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(values, valid)`` as ``BlendAccumulator.finished_rows`` gave them."""
+        return self.values, self.valid
+
+
+class HostBlending(BlendAccumulator):
+    """The strip loop's blending on the CPU: NumPy batches in, NumPy rows out, nothing to wait for.
+
+    ``device_blending.DeviceBlending`` has the same methods for tensors on a GPU.
+    """
+
+    def stage(self, cloudy: np.ndarray, sar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A batch of network inputs as the network thread will take it (here: unchanged)."""
+        return cloudy, sar
+
+    def inputs(self, staged: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The staged batch's (cloudy, sar) inputs."""
+        return staged
+
+    def finish(self, count: int, valid: np.ndarray) -> ReadyRows:
+        """The blended first ``count`` rows (see ``finished_rows``)."""
+        return ReadyRows(*self.finished_rows(count, valid))

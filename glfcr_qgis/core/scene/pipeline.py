@@ -41,12 +41,15 @@ from ..io.raster_io import (
     sha256_file,
 )
 from ..io.sentinel1.inputs import open_sar_source
+from .batching import CudaMemory
+from .device_blending import DeviceBlending
 from .keep_clear import ClearPixelShare
 from .mask_methods import DEFAULT_MASK_METHOD, check_mask_method, open_window_masker
 from .output_writer import OUTPUT_BLOCK_SIZE, copy_to_cog, output_nodata, scratch_path
+from .predictors import batch_predictor, uses_device_blending
 from .provenance import ProvenanceRecorder, new_provenance_raster
 from .run_settings import SETTINGS_TAG, check_settings, settings_record
-from .strip_runner import BatchPredictor, StageTimings, StripRunner
+from .strip_runner import StageTimings, StripRunner
 from .tiling import TileGrid
 
 if TYPE_CHECKING:  # torch is imported when a run starts, so the defaults here can be read without it
@@ -57,10 +60,12 @@ if TYPE_CHECKING:  # torch is imported when a run starts, so the defaults here c
 # 256 to 384 and 14.3k at 512, so the largest tile before that drop, 384, gives the least overlap for the
 # same speed (tiles shrink to just cover the scene: 368 on a 1024 scene, 1.16x its pixels; 384 on a
 # full Sentinel-2 tile, 1.25x). A 32-pixel overlap (16 at the network's half resolution) is blended
-# away; batches above 1 were slower on the CPU (256 x 4: 14.8k px/s against 17.4k).
+# away; batches above 1 were slower on the CPU (256 x 4: 14.8k px/s against 17.4k), so the automatic batch
+# size is 1 there and measured from the free memory on a GPU (``batching``).
 DEFAULT_TILE_SIZE = 384
 DEFAULT_OVERLAP = 32
-DEFAULT_BATCH_SIZE = 1
+# the Remove Clouds algorithm's batch-size value for "automatic" (``remove_clouds(batch_size=None)``)
+DEFAULT_BATCH_SIZE = 0
 
 MODEL_NAME = "GLF-CR"
 
@@ -90,10 +95,13 @@ class RemoveCloudsResult:
         sar_summary: the SAR input and how it became sigma0 dB (scale, convention, calibration).
         device: the torch device the network ran on.
         checkpoint_sha256: SHA-256 of the checkpoint file ("" when a model object was passed).
-        timings: seconds per stage.
+        timings: busy seconds per stage.
         mask_method: the cloud mask method used (keep-clear or provenance), None when no mask was made.
         provenance_path: the provenance raster written, or None.
         provenance_counts: pixels per provenance class (``provenance.PROVENANCE_NAMES``), when written.
+        batch_size: tiles per batch at the end of the run (after any halving on out-of-memory errors).
+        tile_memory: peak device memory of one tile in bytes, measured on the first tile of a GPU run
+            with an automatic batch size (None otherwise).
 
     """
 
@@ -113,6 +121,8 @@ class RemoveCloudsResult:
     provenance_path: Path | None = None
     provenance_counts: dict[str, int] = field(default_factory=dict)
     sar_summary: str = ""
+    batch_size: int = 1
+    tile_memory: int | None = None
 
 
 def remove_clouds(
@@ -123,7 +133,7 @@ def remove_clouds(
     *,
     tile_size: int = DEFAULT_TILE_SIZE,
     overlap: int = DEFAULT_OVERLAP,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     device: str | torch.device = "auto",
     output_type: str = "UInt16",
     keep_clear: bool = False,
@@ -158,7 +168,9 @@ def remove_clouds(
         output_path: GeoTIFF to write (``.tif``); written to a temporary file and moved into place.
         tile_size: tile side in pixels, a multiple of 16.
         overlap: pixels shared by neighbouring tiles, blended smoothly; ``0 <= overlap < tile_size / 2``.
-        batch_size: tiles per forward pass.
+        batch_size: tiles per forward pass, or None (default) to choose: 1 on the CPU; on a GPU from the
+            free memory and the measured memory of the first tile. On a GPU out-of-memory error the batch
+            is halved and the run goes on, down to one tile.
         device: "auto", "cpu", "cuda" or "cuda:N".
         output_type: "UInt16" (rounded and clipped to 0..65535) or "Float32".
         keep_clear: keep the input values where the cloud mask finds the pixel clear, with a transition
@@ -178,8 +190,10 @@ def remove_clouds(
         sar_vh_path: a separate raster holding VH, when ``sar_path`` holds VV only.
         extent: optional area of interest: only the window of the cloudy image covering it is read,
             processed and written (the output's transform is the window's).
-        progress: called with the fraction done, 0..1, after every batch.
-        is_canceled: polled before every batch; when it returns True the run stops and writes nothing.
+        progress: called with the fraction done, 0..1, after every stage of the network (several times
+            per tile) and every block of the cloud-mask pass.
+        is_canceled: polled between the network's stages and the cloud-mask pass's blocks; when it
+            returns True the run stops within seconds and writes nothing.
 
     Returns:
         What was done, with timings per stage.
@@ -190,10 +204,11 @@ def remove_clouds(
         NoOverlapError: the SAR does not overlap the optical raster.
         TileSizeError: unusable tile size or overlap.
         ParameterValueError: batch size below 1, an unknown output type, precision, mask method or SAR
-            scale, or a SAR scale "auto" cannot tell.
+            scale, a SAR scale "auto" cannot tell, or bfloat16 on a CPU without native bfloat16 (float32
+            is faster).
         MissingDependencyError: the s2cloudless mask method without its packages.
         CheckpointError: the weights cannot be read or are not GLF-CR's.
-        DeviceError: the device is not available.
+        DeviceError: the device is not available, or a single tile does not fit in the GPU's memory.
         OutputWriteError: the output cannot be written.
         ProcessingCanceled: ``is_canceled`` returned True; no output was left behind.
 
@@ -203,6 +218,7 @@ def remove_clouds(
         precision=precision,
     )  # fmt: skip
     mask_method = check_mask_method(mask_method)
+    torch_device = _device_for(device, precision)
     output_path = Path(output_path)
     provenance_path = Path(provenance_path) if provenance_path is not None else None
     for path in (output_path, provenance_path):
@@ -227,7 +243,7 @@ def remove_clouds(
         warn_on_band_order(optical.descriptions, S2_L1C_BANDS, role="cloudy optical")
         grid = TileGrid.for_scene(optical.height, optical.width, tile_size, overlap)
         with SarOnOpticalGrid(optical, sar) as aligned, ExitStack() as stack:
-            model, torch_device, checksum = _prepare_model(weights, device)
+            model, checksum = _prepare_model(weights, torch_device)
             masker = None
             if use_mask:
                 with timings.stage("mask"):
@@ -244,18 +260,21 @@ def remove_clouds(
             nodata = output_nodata(optical.nodata, dtype)
             tile_share = 1.0 - (_MASK_PASS_SHARE if use_mask else 0.0) - (_COG_SHARE if cog else 0.0)
             start = _MASK_PASS_SHARE if use_mask else 0.0
+            on_device = uses_device_blending(torch_device)
             run = StripRunner(
                 optical=optical,
                 aligned=aligned,
                 grid=grid,
-                predict=_batch_predictor(model, torch_device, precision),
-                batch_size=int(batch_size),
+                predict=batch_predictor(model, torch_device, precision, tensors=on_device),
+                batch_size=None if batch_size is None else int(batch_size),
                 dtype=dtype,
                 nodata=nodata,
                 clear_weights=clear_weights,
                 timings=timings,
                 progress=lambda fraction: report(start + tile_share * fraction),
                 is_canceled=canceled,
+                blending=DeviceBlending(grid, len(S2_L1C_BANDS), torch_device) if on_device else None,
+                memory=CudaMemory(torch_device) if torch_device.type == "cuda" else None,
             )
             tags = output_tags(
                 grid, checksum, keep_clear=keep_clear, sar_resampled=aligned.resampled, precision=precision
@@ -318,6 +337,8 @@ def remove_clouds(
         provenance_path=provenance_path,
         provenance_counts=recorder.class_counts() if recorder is not None else {},
         sar_summary=sar.summary,
+        batch_size=run.policy.size,
+        tile_memory=run.policy.measured_tile_bytes,
     )
 
 
@@ -349,29 +370,20 @@ def output_tags(
     return tags
 
 
-def _prepare_model(
-    weights: PathLike | nn.Module, device: str | torch.device
-) -> tuple[nn.Module, torch.device, str]:
-    """Get the model in eval mode on the device, the device, and the checkpoint's SHA-256 ("" for a model)."""
+def _device_for(device: str | torch.device, precision: str) -> torch.device:
+    """The torch device named by ``device``, once ``precision`` is known to run well there."""
     from ..model.device import resolve_device
-    from ..model.inference import prepare_model
+    from ..model.inference import check_precision
 
     torch_device = resolve_device(device)
-    model = prepare_model(weights, torch_device)
+    check_precision(precision, torch_device)
+    return torch_device
+
+
+def _prepare_model(weights: PathLike | nn.Module, device: torch.device) -> tuple[nn.Module, str]:
+    """Get the model in eval mode on ``device`` and the checkpoint's SHA-256 ("" for a model object)."""
+    from ..model.inference import prepare_model
+
+    model = prepare_model(weights, device)
     checksum = sha256_file(weights) if isinstance(weights, str | os.PathLike) else ""
-    return model, torch_device, checksum
-
-
-def _batch_predictor(model: nn.Module, device: torch.device, precision: str) -> BatchPredictor:
-    """Wrap the network for NumPy batches: float32 (B, 13, T, T) and (B, 2, T, T) -> (B, 13, T, T)."""
-    import torch
-
-    from ..model.inference import predict
-
-    def run(cloudy: np.ndarray, sar: np.ndarray) -> np.ndarray:
-        inputs = torch.from_numpy(cloudy).to(device), torch.from_numpy(sar).to(device)
-        return predict(model, *inputs, precision=precision).float().cpu().numpy()
-
-    return run
-
-
+    return model, checksum

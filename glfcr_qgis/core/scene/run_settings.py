@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ParameterValueError
+from .batching import check_batch_size
 from .mask_methods import DEFAULT_MASK_METHOD, check_mask_method
 from .output_writer import output_dtype
 from .tiling import validate_tiling
@@ -25,19 +26,17 @@ SETTINGS_TAG = "settings"
 
 
 def check_settings(
-    *, tile_size: int, overlap: int, batch_size: int, output_type: str, precision: str
+    *, tile_size: int, overlap: int, batch_size: int | None, output_type: str, precision: str
 ) -> np.dtype:
     """Check Remove Clouds settings; returns the output's NumPy dtype.
 
     Raises:
         TileSizeError: unusable tile size or overlap.
-        ParameterValueError: batch size below 1, or an unknown output type or precision.
+        ParameterValueError: batch size neither None (automatic) nor 1 or more, or an unknown output
+            type or precision.
     """
     validate_tiling(tile_size, overlap)
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ParameterValueError(
-            f"Batch size {batch_size} is not a positive whole number of tiles; use 1 or more."
-        )
+    check_batch_size(batch_size)
     from ..model.inference import PRECISIONS
 
     if precision not in PRECISIONS:
@@ -51,7 +50,7 @@ def settings_record(
     *,
     tile_size: int,
     overlap: int,
-    batch_size: int,
+    batch_size: int | None,
     device: str | torch.device,
     output_type: str,
     keep_clear: bool,
@@ -68,7 +67,7 @@ def settings_record(
         {
             "tile_size": int(tile_size),
             "overlap": int(overlap),
-            "batch_size": int(batch_size),
+            "batch_size": None if batch_size is None else int(batch_size),  # None: automatic
             "device": str(device),
             "output_type": str(output_type),
             "keep_clear": bool(keep_clear),
