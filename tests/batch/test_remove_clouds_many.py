@@ -273,28 +273,45 @@ def test_cancel_stops_running_scenes_and_a_new_run_does_the_rest(
         assert out.read().any() and json.loads(out.tags()["settings"])["overlap"] == SETTINGS["overlap"]
 
 
-def test_command_line_on_a_running_scheduler(
+def test_command_line_interrupted_by_ctrl_c_and_started_again(
     first_run: dict[str, Any], dask_client: Any, scenes: dict[str, tuple[str, str]], checkpoint: Path,
     tmp_path: Path,
 ) -> None:
     # fall is done already: it is skipped only if the command line passes the same checkpoint and settings
-    (tmp_path / "out").mkdir()
-    shutil.copy2(first_run["folder"] / "fall_cloudfree.tif", tmp_path / "out" / "fall_cloudfree.tif")
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy2(first_run["folder"] / "fall_cloudfree.tif", out / "fall_cloudfree.tif")
     # paths relative to the CSV's folder, as a jobs file kept beside its data would hold them
     rows = [(os.path.relpath(scenes[name][0], tmp_path), os.path.relpath(scenes[name][1], tmp_path), name)
-            for name in ("fall", BROKEN)]
+            for name in ("fall", BROKEN, WIDE)]
     jobs = write_jobs_csv(tmp_path / "jobs.csv", rows)
-    completed = subprocess.run(
-        [sys.executable, "-m", "glfcr_qgis.batch", str(jobs), str(tmp_path / "out"),
-         "--scheduler", dask_client.scheduler.address, "--tile-size", "64", "--overlap", "16",
-         "--torch-threads", "1"],
-        cwd=REPO_ROOT, env=os.environ | {"GLFCR_WEIGHTS": str(checkpoint)},
-        capture_output=True, text=True, timeout=600, check=False,
-    )
+    command = [sys.executable, "-m", "glfcr_qgis.batch", str(jobs), str(out), "--scheduler",
+               dask_client.scheduler.address, "--tile-size", "64", "--overlap", "16", "--torch-threads", "1"]
+    env = os.environ | {"GLFCR_WEIGHTS": str(checkpoint)}
+
+    # Ctrl-C once the wide scene is being written: it stops before its second tile
+    with subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as process:
+        deadline = time.monotonic() + 300
+        while not partial_files_in(out) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr
+    assert "Canceled with 1 of 3 scenes finished" in stderr
+    with open(out / "batch_summary.csv", encoding="utf-8") as stream:
+        statuses = {row["scene"]: row["status"] for row in csv.DictReader(stream)}
+    # the broken scene fails at once, unless the scheduler happened to queue it behind the wide one
+    assert statuses["fall"] == "skipped" and statuses[WIDE] == "canceled"
+    assert statuses[BROKEN] in ("failed", "canceled")
+    assert partial_files_in(out) == [] and not (out / f"{WIDE}_cloudfree.tif").exists()
+
+    completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 1, completed.stderr
     assert f"Scene {BROKEN} failed: The cloudy optical raster" in completed.stderr
-    assert "0 scenes done, 1 skipped (already done), 1 failed" in completed.stdout
+    assert "1 scenes done, 1 skipped (already done), 1 failed" in completed.stdout
     assert "100% of the scenes finished" in completed.stderr
+    assert (out / f"{WIDE}_cloudfree.tif").is_file() and partial_files_in(out) == []
 
 
 def test_qgis_process_on_a_local_cluster(
