@@ -21,13 +21,15 @@ from synthetic_scene import write_scene
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--scenes", type=int, default=2)
     parser.add_argument("--scheduler", default="")
     parser.add_argument("--tile", type=int, default=384)
     parser.add_argument("--overlap", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=None, help="tiles per batch (default: automatic)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--skip-single", action="store_true", help="time the batch only")
     args = parser.parse_args()
@@ -49,14 +51,19 @@ def main() -> None:
             start = time.perf_counter()
             result = remove_clouds(jobs[0][0], jobs[0][1], checkpoint, folder / "single.tif", **settings)
             seconds = time.perf_counter() - start
-            rows.append(["remove_clouds, this process", 1, result.device, f"{seconds:.1f}", f"{3600 / seconds:.1f}"])
+            rows.append(
+                ["remove_clouds, this process", 1, result.device, f"{seconds:.1f}", f"{3600 / seconds:.1f}"]
+            )
             print(*rows[-1], sep="  ", flush=True)
         start = time.perf_counter()
-        batch = remove_clouds_many(jobs, folder / "out", weights=checkpoint, scheduler_address=args.scheduler or None,
-                                   log=print, **settings)
+        batch = remove_clouds_many(
+            jobs, folder / "out", weights=checkpoint, scheduler_address=args.scheduler or None, log=print,
+            **settings,
+        )
         seconds = time.perf_counter() - start
         for outcome in batch.outcomes:
-            print(f"  {outcome.scene}: {outcome.status} in {outcome.seconds:.1f} s on {outcome.device} ({outcome.worker})")
+            print(f"  {outcome.scene}: {outcome.status} in {outcome.seconds:.1f} s", end="")
+            print(f" on {outcome.device} ({outcome.worker})")
         devices = ", ".join(sorted({outcome.device for outcome in batch.outcomes}))
         rows.append(["remove_clouds_many, cluster start included", args.scenes, devices, f"{seconds:.1f}",
                      f"{3600 * args.scenes / seconds:.1f}"])

@@ -30,7 +30,9 @@ EXIT_CANCELED = 130
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line's arguments (``--help`` lists them)."""
     from .core.batch.scheduling import DEFAULT_RETRIES
+    from .core.io.sentinel1.scale import SCALES
     from .core.model.inference import PRECISIONS
+    from .core.scene.mask_methods import DEFAULT_MASK_METHOD, MASK_METHODS
     from .core.scene.output_writer import OUTPUT_TYPES
     from .core.scene.pipeline import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE
 
@@ -51,6 +53,8 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     add("--output-type", choices=OUTPUT_TYPES, default=OUTPUT_TYPES[0])
     add("--keep-clear", action="store_true", help="keep the input values of clear pixels")
+    add("--mask-method", choices=MASK_METHODS, default=DEFAULT_MASK_METHOD, help="cloud mask of --keep-clear")
+    add("--sar-scale", choices=SCALES, default=SCALES[0], help="scale of the SAR values (default: read it)")
     add("--cog", action="store_true", help="write Cloud Optimized GeoTIFFs")
     add("--precision", choices=PRECISIONS, default=PRECISIONS[0])
     add("--retries", type=int, default=DEFAULT_RETRIES, help="runs again of a scene whose worker died")
@@ -77,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 device=arguments.device,
                 output_type=arguments.output_type,
                 keep_clear=arguments.keep_clear,
+                mask_method=arguments.mask_method,
+                sar_scale=arguments.sar_scale,
                 cog=arguments.cog,
                 precision=arguments.precision,
                 torch_threads=arguments.torch_threads,

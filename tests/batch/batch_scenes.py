@@ -19,7 +19,7 @@ WINTER, FALL = "ROIs2017_winter_112_p797", "ROIs1970_fall_139_p839"
 CROPS = {"winter": (WINTER, 96, 96), "fall": (FALL, 0, 0)}
 SIDE = 64
 SETTINGS: dict[str, int] = {"tile_size": 64, "overlap": 16}
-# a scene whose "SAR" is an optical image: its one sentence names the 13 bands it has
+# a scene whose "cloudy" image is the SAR: its one sentence names the 2 bands it has
 BROKEN = "broken"
 # two 64 px tiles (overlap 16), so that a cancel can come between its batches
 WIDE = "wide"

@@ -28,6 +28,8 @@ MISSING_DASK_MESSAGE = (
 )
 # the resource a GPU worker declares and each scene asks for, so that two scenes never share a GPU
 GPU_RESOURCE = "GPU"
+# run in each local worker at its start (restarts included): Ctrl-C is the client's
+WORKER_PRELOAD = "glfcr_qgis.core.batch.worker_preload"
 CONNECT_TIMEOUT_SECONDS = 30
 
 
@@ -119,6 +121,7 @@ def start_local_cluster(*, gpus: int | None = None, log: Callable[[str], None] =
                         "nthreads": 1,
                         "resources": {GPU_RESOURCE: 1},
                         "memory_limit": memory_limit,
+                        "preload": [WORKER_PRELOAD],
                         # each worker sees one GPU, as cuda:0
                         "env": {"CUDA_VISIBLE_DEVICES": gpu},
                     },
@@ -135,6 +138,7 @@ def start_local_cluster(*, gpus: int | None = None, log: Callable[[str], None] =
                 processes=True,
                 dashboard_address=dashboard,
                 memory_limit=memory_limit,
+                preload=[WORKER_PRELOAD],
             )
             log("Started a local Dask cluster of one CPU worker; torch uses all cores for each scene.")
     except (OSError, RuntimeError, TimeoutError) as err:
