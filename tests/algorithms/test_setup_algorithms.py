@@ -68,7 +68,12 @@ def fresh_profile(tmp_path_factory, shared_dir: Path) -> dict[str, Any]:
             alg, params, extra_env=env, timeout=900, plugin_dir=plugins, config_dir=config
         )
 
-    before = run("glfcr:removeclouds", {"CLOUDY": cloudy, "SAR": sar, "OUTPUT": root / "before.tif"})
+    # the checkpoint is named: without a default, qgis_process asks for it before anything else
+    checkpoint = shared_dir / "reference" / "glfcr_random_ckpt.pth"
+    before = run(
+        "glfcr:removeclouds",
+        {"CLOUDY": cloudy, "SAR": sar, "WEIGHTS": checkpoint, "OUTPUT": root / "before.tif"},
+    )
     install = run("glfcr:installdependencies", {"GPU_PACKAGES": 1})
     return {
         "root": root,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from batch_scenes import write_jobs_csv
-from qgis_helpers import REPO_ROOT
+from qgis_helpers import REPO_ROOT, SHARED_DIR
 
 from glfcr_qgis.core import CheckpointError, JobListError, MissingDependencyError
 from glfcr_qgis.core.batch.jobs import SceneJob, read_jobs_csv, scene_jobs
@@ -132,7 +132,10 @@ def test_algorithm_parameters_and_checks(qgis_app: Any, tmp_path: Path) -> None:
     assert {output.name() for output in algorithm.outputDefinitions()} >= {
         "DONE", "SKIPPED", "FAILED", "SUMMARY_CSV", "SUMMARY_JSON", "OUTPUT_FOLDER"}
     jobs = write_jobs_csv(tmp_path / "jobs.csv", [("a.tif", "b.tif", "a")])
-    params = {"JOBS": str(jobs), "OUTPUT_FOLDER": str(tmp_path / "out"), "TILE_SIZE": 40}
+    checkpoint = SHARED_DIR / "reference" / "glfcr_random_ckpt.pth"
+    params = {
+        "JOBS": str(jobs), "OUTPUT_FOLDER": str(tmp_path / "out"), "TILE_SIZE": 40, "WEIGHTS": str(checkpoint)
+    }
     ok, message = algorithm.checkParameterValues(params, QgsProcessingContext())
     assert not ok and "multiple of 16" in message
     params |= {"TILE_SIZE": 64, "OVERLAP": 16, "WEIGHTS": str(tmp_path / "missing.pth")}
