@@ -47,7 +47,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--weights", default=os.environ.get(WEIGHTS_ENV, ""), help=f"checkpoint (default: ${WEIGHTS_ENV})")
     add("--tile-size", type=int, default=DEFAULT_TILE_SIZE, help="tile side, a multiple of 16")
     add("--overlap", type=int, default=DEFAULT_OVERLAP, help="pixels shared by neighbouring tiles")
-    add("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="tiles per forward pass")
+    add("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="tiles per forward pass (0: automatic)")
     add("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     add("--output-type", choices=OUTPUT_TYPES, default=OUTPUT_TYPES[0])
     add("--keep-clear", action="store_true", help="keep the input values of clear pixels")
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 retries=arguments.retries,
                 tile_size=arguments.tile_size,
                 overlap=arguments.overlap,
-                batch_size=arguments.batch_size,
+                batch_size=arguments.batch_size or None,  # 0: automatic
                 device=arguments.device,
                 output_type=arguments.output_type,
                 keep_clear=arguments.keep_clear,
