@@ -32,7 +32,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from .core.batch.scheduling import DEFAULT_RETRIES
     from .core.model.inference import PRECISIONS
     from .core.scene.output_writer import OUTPUT_TYPES
-    from .core.scene.pipeline import DEFAULT_BATCH_SIZE, DEFAULT_OVERLAP, DEFAULT_TILE_SIZE
+    from .core.scene.pipeline import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE
 
     parser = argparse.ArgumentParser(
         prog="python -m glfcr_qgis.batch",
@@ -47,7 +47,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--weights", default=os.environ.get(WEIGHTS_ENV, ""), help=f"checkpoint (default: ${WEIGHTS_ENV})")
     add("--tile-size", type=int, default=DEFAULT_TILE_SIZE, help="tile side, a multiple of 16")
     add("--overlap", type=int, default=DEFAULT_OVERLAP, help="pixels shared by neighbouring tiles")
-    add("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="tiles per forward pass (0: automatic)")
+    add("--batch-size", type=int, default=None, help="tiles per forward pass (default: chosen automatically)")
     add("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     add("--output-type", choices=OUTPUT_TYPES, default=OUTPUT_TYPES[0])
     add("--keep-clear", action="store_true", help="keep the input values of clear pixels")

@@ -49,7 +49,8 @@ def cupy_launcher(launch: KernelLaunch, operands: tuple[torch.Tensor, torch.Tens
             (launch.blocks,),
             (launch.threads,),
             (
-                *[cupy.from_dlpack(t) for t in operands],
+                # DLPack refuses tensors that require grad; the kernels never need autograd's view of them
+                *[cupy.from_dlpack(t.detach()) for t in operands],
                 cupy.int64(total),
                 cupy.int32(channels),
                 cupy.int32(height),

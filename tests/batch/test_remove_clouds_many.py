@@ -185,7 +185,6 @@ def test_other_settings_or_checkpoint_do_not_count_as_done(
     from glfcr_qgis.core.batch.scene_task import output_is_current
 
     output = first_run["folder"] / "fall_cloudfree.tif"
-    # batch_size None: remove_clouds's default (automatic), which the run recorded
     settings = {"tile_size": 64, "overlap": 16, "batch_size": None, "device": "auto", "output_type": "UInt16",
                 "keep_clear": False, "cog": False, "precision": "float32", "mask_method": "authors",
                 "sar_scale": "auto"}

@@ -138,7 +138,9 @@ class WindowAttention(nn.Module):
         if torch.is_grad_enabled():
             bias = self._position_bias()
             return bias if mask is None else bias + mask.unsqueeze(1)
-        key = (None if mask is None else id(mask), self.relative_position_bias_table._version)
+        table = self.relative_position_bias_table
+        # the device and dtype are part of the key: a model moved to another device keeps its cache
+        key = (None if mask is None else id(mask), table._version, table.device, table.dtype)
         cached = self._additive_cache.get(key)
         if cached is None:
             bias = self._position_bias()
@@ -176,7 +178,9 @@ class WindowAttention(nn.Module):
         chunk = _largest_divisor_at_most(n_masks, ATTENTION_CHUNK) if n_masks > 1 else ATTENTION_CHUNK
         fuse_weight = self.attn_fuse_1x1conv.weight.view(self.heads, self.heads)
         fuse_bias = self.attn_fuse_1x1conv.bias.view(1, self.heads, 1)
-        in_place = not torch.is_grad_enabled()
+        # in place (preallocated outputs, out= products) only in plain inference: under autocast the
+        # products come out in bfloat16/float16 while the buffers would not (seen on an H200)
+        in_place = not torch.is_grad_enabled() and not torch.is_autocast_enabled(x.device.type)
         out, out_sar = (torch.empty_like(v), torch.empty_like(v_sar)) if in_place else ([], [])
         for start in range(0, windows, chunk):
             part = slice(start, start + chunk)
