@@ -82,11 +82,19 @@ class GlfcrAlgorithm(QgsProcessingAlgorithm):
     def checkParameterValues(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext
     ) -> tuple[bool, str]:
-        problem = self.check_before_run(parameters, context)
+        problem = self.check_before_run(parameters, context) or self.input_problem(parameters, context)
         if problem:
             return False, problem
         # QGIS cannot load a product path as a raster layer; the core checks products instead
         return super().checkParameterValues(for_qgis_checks(parameters, self.OPTICAL_INPUTS), context)
+
+    def input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """Say why the inputs cannot be used ("" when they can): the subclass's own checks.
+
+        ``checkParameterValues`` runs them after ``check_before_run`` and before QGIS's generic checks, so
+        their sentences come first and nothing is checked twice.
+        """
+        return ""
 
     def check_before_run(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         """Why the run cannot start ("" when it can): a number out of range, an unreadable raster, or an

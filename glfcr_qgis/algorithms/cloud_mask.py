@@ -169,23 +169,22 @@ class CloudMaskAlgorithm(GlfcrAlgorithm):
                 "The cloud score threshold must lie in (0, 1], got {value:g}; use 0.2 (the authors' "
                 "default) or 0.5 for thick clouds only."
             ).format(value=threshold)
-        problem = self.check_before_run(parameters, context)
-        if problem:
-            return False, problem
+        return super().checkParameterValues(parameters, context)
+
+    def input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """Say why the image or the area of interest cannot be used ("" when they can)."""
         source = optical_source(self, parameters, self.INPUT, context)
         if not is_product(source):
             problem = self._layer_problem(parameters, context)
             if problem:
-                return False, problem
+                return problem
         try:
             extent = area_of_interest(self, parameters, self.EXTENT, context)
         except GlfcrError as err:
-            return False, str(err)
+            return str(err)
         if is_product(source) or extent is not None:
-            problem = optical_input_problem(source, role=ROLE, extent=extent)
-            if problem:
-                return False, problem
-        return super().checkParameterValues(parameters, context)
+            return optical_input_problem(source, role=ROLE, extent=extent)
+        return ""
 
     def _layer_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         """Why the input layer cannot be classified ("" when it can)."""

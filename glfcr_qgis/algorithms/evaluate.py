@@ -171,31 +171,26 @@ class EvaluateAlgorithm(GlfcrAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.PREDICTED_PIXELS, self.tr("Scored predicted pixels")))
         self.addOutput(QgsProcessingOutputNumber(self.BLENDED_PIXELS, self.tr("Scored blended pixels")))
 
-    def checkParameterValues(  # noqa: N802
-        self, parameters: dict[str, Any], context: QgsProcessingContext
-    ) -> tuple[bool, str]:
-        problem = self.check_before_run(parameters, context)
-        if problem:
-            return False, problem
+    def input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         for name in (self.PREDICTION, self.REFERENCE, self.MASK, self.CLOUDY, self.PROVENANCE):
             source = optical_source(self, parameters, name, context) if name in self.OPTICAL_INPUTS else ""
             if is_product(source):
                 problem = optical_input_problem(source, role=self.parameterDefinition(name).description())
                 if problem:
-                    return False, problem
+                    return problem
                 continue
             layer = self.parameterAsRasterLayer(parameters, name, context)
             if layer is None:
                 if parameters.get(name):
-                    return False, self.tr(
+                    return self.tr(
                         "Cannot read the raster {value}: check that the file exists and is a raster GDAL "
                         "can read."
                     ).format(value=parameters.get(name))
                 continue
             message = _file_layer_problem(layer, self.parameterDefinition(name).description(), self.tr)
             if message:
-                return False, message
-        return super().checkParameterValues(parameters, context)
+                return message
+        return ""
 
     def processAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback

@@ -191,15 +191,8 @@ class EvaluateDatasetAlgorithm(GlfcrAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(output, self.tr("Mean {metric}").format(metric=output)))
         self.addOutput(QgsProcessingOutputNumber(self.IMAGE_COUNT, self.tr("Images evaluated")))
 
-    def checkParameterValues(  # noqa: N802
-        self, parameters: dict[str, Any], context: QgsProcessingContext
-    ) -> tuple[bool, str]:
-        problem = self.check_before_run(parameters, context) or weights_file_problem(
-            self._weights(parameters, context)
-        )
-        if problem:
-            return False, problem
-        return super().checkParameterValues(parameters, context)
+    def input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        return weights_file_problem(self._weights(parameters, context)) or ""
 
     def processAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback

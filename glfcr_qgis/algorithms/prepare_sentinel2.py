@@ -81,27 +81,19 @@ class PrepareSentinel2Algorithm(GlfcrAlgorithm):
             QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("13-band stack (GeoTIFF)"))
         )
 
-    def checkParameterValues(  # noqa: N802
-        self, parameters: dict[str, Any], context: QgsProcessingContext
-    ) -> tuple[bool, str]:
-        problem = self.check_before_run(parameters, context)
-        if problem:
-            return False, problem
+    def input_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         source = optical_source(self, parameters, self.INPUT, context)
         if not is_product(source):
-            return False, self.tr(
+            return self.tr(
                 "{value} is not a Sentinel-2 product; give a product's .zip as downloaded, its .SAFE folder, "
                 "its MTD_MSIL1C.xml, or a layer opened from one of its subdatasets."
             ).format(value=source or parameters.get(self.INPUT))
         try:
-            problem = optical_input_problem(
+            return optical_input_problem(
                 source, role=ROLE, extent=area_of_interest(self, parameters, self.EXTENT, context)
             )
         except GlfcrError as err:
-            problem = str(err)
-        if problem:
-            return False, problem
-        return super().checkParameterValues(parameters, context)
+            return str(err)
 
     def processAlgorithm(  # noqa: N802
         self, parameters: dict[str, Any], context: QgsProcessingContext, feedback: QgsProcessingFeedback
