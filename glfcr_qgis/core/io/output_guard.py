@@ -77,7 +77,7 @@ def check_outputs(
     rasters = [raster for raster in input_rasters if raster]
     sources = [path for raster in rasters for path in companion_files(raster)]
     sources += [os.fspath(file) for file in input_files if file]
-    protected = {_key(path): Path(path) for path in sources}
+    protected = protected_files(sources)
     # a raster given as a folder (a .SAFE product) is a dataset of its own
     folders = [Path(_key(folder)) for folder in input_folders if folder]
     folders += [Path(_key(raster)) for raster in rasters if os.path.isdir(raster)]
@@ -88,7 +88,7 @@ def check_outputs(
             raise OutputWriteError(
                 f"The {output.label} {os.fspath(output.path)} is a folder; give a file name for it."
             )
-        clash = protected.get(key) or _hard_link_of(output.path, protected.values())
+        clash = input_clash(output.path, protected)
         if clash is not None:
             alias = "" if os.fspath(clash) == os.fspath(output.path) else f" ({clash})"
             raise OutputWriteError(
@@ -107,6 +107,22 @@ def check_outputs(
                 "give each output its own file."
             )
         seen[key] = output
+
+
+def input_clash(path: PathLike, inputs: Iterable[PathLike] | dict[str, Path]) -> Path | None:
+    """The input that writing ``path`` would overwrite (the same file under any name), or None.
+
+    Args:
+        path: an output file.
+        inputs: input files, or a mapping made by :func:`protected_files` (faster for many outputs).
+    """
+    protected = inputs if isinstance(inputs, dict) else protected_files(inputs)
+    return protected.get(_key(path)) or _hard_link_of(path, protected.values())
+
+
+def protected_files(paths: Iterable[PathLike]) -> dict[str, Path]:
+    """Input files by one spelling each (see :func:`input_clash`)."""
+    return {_key(path): Path(path) for path in paths}
 
 
 def companion_files(path: PathLike) -> list[str]:
@@ -156,4 +172,3 @@ def _hard_link_of(path: PathLike, sources: Iterable[Path]) -> Path | None:
         if (found.st_dev, found.st_ino) == (target.st_dev, target.st_ino):
             return source
     return None
-

@@ -25,6 +25,7 @@ import rasterio
 from rasterio.errors import RasterioError, RasterioIOError
 
 from ..errors import GlfcrError, OutputWriteError
+from .output_guard import input_clash, protected_files
 
 try:  # rasterio's exceptions for GDAL errors (CPLE_AppDefinedError, ...) are not RasterioErrors
     from rasterio._err import CPLE_BaseError
@@ -214,13 +215,13 @@ def atomic_outputs(paths: Sequence[PathLike], *, inputs: Sequence[PathLike] = ()
         OutputWriteError: a destination is an input, or an output cannot be written.
     """
     destinations = [Path(path).expanduser().absolute() for path in paths]
+    protected = protected_files(inputs)
     for destination in destinations:
-        for source in inputs:
-            if _same_file(destination, Path(source)):
-                raise OutputWriteError(
-                    f"The output {destination} is also an input of this operation; "
-                    "choose another output file (inputs are never overwritten)."
-                )
+        if input_clash(destination, protected) is not None:
+            raise OutputWriteError(
+                f"The output {destination} is also an input of this operation; "
+                "choose another output file (inputs are never overwritten)."
+            )
     temps: list[Path] = []
     try:
         for destination in destinations:
@@ -334,10 +335,3 @@ def _move_sidecars(temp: Path, destination: Path) -> None:
             os.replace(written, stale)
         elif stale.exists():
             stale.unlink()
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
