@@ -234,10 +234,6 @@ class GrdProduct(SarSource):
             out[index] = sigma0(dn, rows, cols, self._calibration[pol], self._noise[pol])
         return out
 
-    def calibration_tables(self, polarisation: str) -> tuple[SparseLut, ThermalNoise | None]:
-        """The sigmaNought and thermal noise tables of ``polarisation`` ("VV" or "VH")."""
-        return self._calibration[polarisation], self._noise[polarisation]
-
     def gcps(self, window: Window | None = None) -> list[GroundControlPoint]:
         """The geolocation grid as GDAL GCPs, pixel centres at +0.5, relative to ``window``'s corner."""
         row_off = 0.0 if window is None else float(window.row_off)
