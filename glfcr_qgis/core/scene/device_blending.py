@@ -123,7 +123,7 @@ class DeviceBlending:
         return staged.cloudy, staged.sar
 
     def add(self, row: int, col: int, tile: Any) -> None:
-        """Add the prediction ``tile`` (bands, T, T), a tensor on the device, with its blending weights."""
+        """Add the prediction ``tile`` (bands, tile rows, tile columns), a device tensor, with its weights."""
         weights = self._tile_weights(row, col)
         left = self.grid.col_origin(col)
         size = self.grid.tile_width
